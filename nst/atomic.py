@@ -1,0 +1,49 @@
+"""Atomic file output: write to a temporary file beside the target, then ``os.replace``.
+
+A reader (Snakemake, a browser, a resumed run) never sees a half-written file,
+and a crash leaves the previous version in place.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; move it onto ``path`` on success."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[IO]:
+    """``open()`` whose result appears at ``path`` only once the block has finished."""
+    with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as handle:
+        yield handle
+
+
+def save_image(image, path: str | os.PathLike, **kwargs) -> None:
+    """Save a PIL image atomically (format taken from the target's suffix)."""
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        image.save(tmp, format=kwargs.pop("format", None) or _pil_format(target), **kwargs)
+
+
+def _pil_format(path: Path) -> str:
+    from PIL import Image
+
+    Image.init()
+    return Image.EXTENSION[path.suffix.lower()]

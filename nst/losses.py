@@ -1,0 +1,133 @@
+"""Loss terms: content (feature distance), style (Gram distance) and total variation.
+
+Targets are computed once when a loss module is built; the optimisation loop only
+calls ``forward`` on the image being optimised.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+GRAM_NORMS = ("hw", "chw", "gatys")
+TV_KINDS = ("isotropic", "l1", "squared")
+# Keeps sqrt differentiable where neighbouring pixels are equal (d sqrt/dx is 1/0 at 0).
+ISOTROPIC_EPS = 1e-8
+
+
+def gram_matrix(features: torch.Tensor, norm: str = "hw") -> torch.Tensor:
+    """Channel-by-channel correlations of (N, C, H, W) features, shape (N, C, C).
+
+    ``hw``: F^T F / (H W) (seed 002); ``chw``: / (C H W); ``gatys``: / (2 C H W), so that
+    the squared distance of two Grams carries Gatys' 1 / (4 C^2 N^2).
+    """
+    n, c, h, w = features.shape
+    # (N, H*W, C) is a free view of channels_last activations.
+    flat = features.permute(0, 2, 3, 1).reshape(n, h * w, c)
+    gram = flat.transpose(1, 2) @ flat
+    divisor = {"hw": h * w, "chw": c * h * w, "gatys": 2 * c * h * w}[norm]
+    return gram / divisor
+
+
+def total_variation(image: torch.Tensor, kind: str = "isotropic") -> torch.Tensor:
+    """Sum over channels and pixels of neighbour differences of an (N, 3, H, W) image."""
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    if kind == "l1":
+        return dx.abs().sum() + dy.abs().sum()
+    if kind == "squared":
+        return dx.square().sum() + dy.square().sum()
+    # Isotropic: both differences taken at the same pixel, so the last row/column drop out.
+    dx, dy = dx[..., :-1, :], dy[..., :, :-1]
+    return torch.sqrt(dx.square() + dy.square() + ISOTROPIC_EPS).sum()
+
+
+class ContentLoss(nn.Module):
+    """Squared Frobenius distance to the content image's features."""
+
+    def __init__(self, target: torch.Tensor):
+        super().__init__()
+        self.register_buffer("target", target.detach())
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return (features - self.target).square().sum()
+
+
+class StyleLoss(nn.Module):
+    """Squared Frobenius distance to the style image's Gram matrix."""
+
+    def __init__(self, target_features: torch.Tensor, norm: str):
+        super().__init__()
+        self.norm = norm
+        self.register_buffer("target", gram_matrix(target_features.detach(), norm))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return (gram_matrix(features, self.norm) - self.target).square().sum()
+
+
+@dataclass
+class LossTerms:
+    """Weighted terms of one evaluation; ``total`` is their sum and carries the graph."""
+
+    content: torch.Tensor
+    style: torch.Tensor
+    tv: torch.Tensor
+    total: torch.Tensor
+
+    def as_floats(self) -> dict[str, float]:
+        return {f"{k}_loss": float(getattr(self, k).detach()) for k in ("content", "style", "tv", "total")}
+
+
+class StyleTransferLoss(nn.Module):
+    """alpha * content + beta * style + tau * TV, each a mean over its layers.
+
+    With ``loss_scale="mean"`` (default) each layer's squared distance is divided by its
+    number of entries (C*H*W features, C*C Gram entries). Seed 002's defaults
+    (alpha 1e4, beta 1e-2, tau 300) were tuned on such per-entry means (its TensorFlow
+    code averages); on raw Frobenius sums (``"sum"``) they let style outweigh content
+    by ~1e3 and the content's layout is lost.
+    """
+
+    def __init__(
+        self,
+        extractor: nn.Module,
+        content_image: torch.Tensor,
+        style_image: torch.Tensor,
+        content_layers: list[str],
+        style_layers: list[str],
+        style_layer_weights: list[float],
+        content_weight: float,
+        style_weight: float,
+        tv_weight: float,
+        gram_norm: str = "hw",
+        tv_kind: str = "isotropic",
+        loss_scale: str = "mean",
+    ):
+        super().__init__()
+        self.extractor = extractor
+        self.weights = (content_weight, style_weight, tv_weight)
+        self.tv_kind = tv_kind
+        self.loss_scale = loss_scale
+        self.layer_weights = dict(zip(style_layers, style_layer_weights))
+        with torch.no_grad():
+            content_features = extractor(content_image)
+            style_features = extractor(style_image)
+        self.content = nn.ModuleDict({n: ContentLoss(content_features[n]) for n in content_layers})
+        self.style = nn.ModuleDict({n: StyleLoss(style_features[n], gram_norm) for n in style_layers})
+
+    def forward(self, image: torch.Tensor) -> LossTerms:
+        features = self.extractor(image)
+        content = torch.stack([
+            loss(features[n]) / self._entries(loss.target) for n, loss in self.content.items()
+        ]).mean()
+        style = torch.stack([
+            self.layer_weights[n] * loss(features[n]) / self._entries(loss.target) for n, loss in self.style.items()
+        ]).mean()
+        tv = total_variation(image, self.tv_kind)
+        alpha, beta, tau = self.weights
+        content, style, tv = alpha * content, beta * style, tau * tv
+        return LossTerms(content, style, tv, content + style + tv)
+
+    def _entries(self, target: torch.Tensor) -> int:
+        return target.numel() if self.loss_scale == "mean" else 1

@@ -1,0 +1,104 @@
+"""Optimisers over the image pixels, one step of each, and their diagnostics."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .losses import LossTerms, StyleTransferLoss
+from .settings import Settings
+
+
+def make_optimizer(image: torch.Tensor, settings: Settings) -> torch.optim.Optimizer:
+    if settings.optimizer == "adam":
+        return torch.optim.Adam(
+            [image],
+            lr=settings.adam_learning_rate,
+            betas=(settings.adam_beta_1, settings.adam_beta_2),
+            eps=settings.adam_epsilon,
+        )
+    # One L-BFGS iteration per step, so every step is logged, snapshotted and checkpointable.
+    return torch.optim.LBFGS(
+        [image],
+        lr=1.0,
+        max_iter=1,
+        history_size=settings.lbfgs_history,
+        line_search_fn=None if settings.lbfgs_line_search == "none" else settings.lbfgs_line_search,
+        # Our losses are ~1e5..1e12; torch's default tolerances would only stop a converged run.
+        tolerance_grad=0.0,
+        tolerance_change=0.0,
+    )
+
+
+def optimisation_step(image: torch.Tensor, optimizer: torch.optim.Optimizer, objective: StyleTransferLoss) -> LossTerms:
+    """One optimiser step; returns the loss terms at the image the step started from.
+
+    Pixels are clipped back to [0, 1] after the step.
+    """
+    first: list[LossTerms] = []
+    lbfgs = isinstance(optimizer, torch.optim.LBFGS)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        terms = objective(image)
+        terms.total.backward()
+        if lbfgs:
+            project_gradient(image)
+        if not first:
+            first.append(terms)
+        return terms.total
+
+    if lbfgs:
+        optimizer.step(closure)
+    else:
+        closure()
+        optimizer.step()
+    with torch.no_grad():
+        image.clamp_(0.0, 1.0)
+    return first[0]
+
+
+def project_gradient(image: torch.Tensor) -> None:
+    """Zero the gradient where a pixel sits on a bound and descent would push it out.
+
+    Without this, L-BFGS keeps proposing steps that the clipping undoes, its curvature
+    pairs stop describing the clipped iterates, and the run stalls within a few steps.
+    """
+    with torch.no_grad():
+        grad = image.grad
+        blocked = ((image <= 0.0) & (grad > 0)) | ((image >= 1.0) & (grad < 0))
+        grad.masked_fill_(blocked, 0.0)
+
+
+def effective_learning_rates(image: torch.Tensor, optimizer: torch.optim.Optimizer) -> tuple[float, float, float]:
+    """Adam's per-pixel step size lr / (sqrt(v_hat) + eps): (min, mean, max); NaN for other optimisers."""
+    state = optimizer.state.get(image, {})
+    if not isinstance(optimizer, torch.optim.Adam) or "exp_avg_sq" not in state:
+        return (math.nan, math.nan, math.nan)
+    group = optimizer.param_groups[0]
+    beta2, eps, lr = group["betas"][1], group["eps"], group["lr"]
+    step = float(state["step"])
+    v_hat = state["exp_avg_sq"] / (1.0 - beta2**step)
+    rates = lr / (v_hat.sqrt() + eps)
+    return (rates.min().item(), rates.mean().item(), rates.max().item())
+
+
+def lipschitz_estimate(image: torch.Tensor, objective: StyleTransferLoss, iterations: int, seed: int) -> float:
+    """Largest Hessian eigenvalue of the total loss at ``image``, by power iteration on H·v.
+
+    Uses its own generator so that the optimisation's random stream is untouched.
+    """
+    x = image.detach().clone().requires_grad_(True)
+    grad = torch.autograd.grad(objective(x).total, x, create_graph=True)[0]
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    vector = torch.randn(x.shape, generator=generator).to(x.device)
+    vector /= vector.norm()
+    eigenvalue = math.nan
+    for _ in range(iterations):
+        hessian_vector = torch.autograd.grad(grad, x, grad_outputs=vector, retain_graph=True)[0]
+        eigenvalue = float(torch.dot(hessian_vector.flatten(), vector.flatten()))
+        norm = hessian_vector.norm()
+        if norm == 0:
+            break
+        vector = hessian_vector / norm
+    return eigenvalue

@@ -46,10 +46,6 @@ PYTHON = (
     else shlex.quote(sys.executable)
 )
 
-wildcard_constraints:
-    content=r"[A-Za-z0-9_-][A-Za-z0-9._-]*",
-    style=r"[A-Za-z0-9_-][A-Za-z0-9._-]*",
-
 
 # --- device and budget ------------------------------------------------------------
 
@@ -150,6 +146,13 @@ def find_images(kind):
 
 CONTENT, CONTENT_FROM_SAMPLES = find_images("content")
 STYLES, STYLES_FROM_SAMPLES = find_images("style")
+
+# Wildcards match known ids only (never a '/'), so a mistyped target is "no rule to produce".
+wildcard_constraints:
+    content="|".join(map(re.escape, CONTENT)),
+    style="|".join(map(re.escape, STYLES)),
+
+
 SAMPLE_FOLDERS = {
     kind: config[f"{kind}_dir"]
     for kind, wanted in (("content", CONTENT_FROM_SAMPLES), ("style", STYLES_FROM_SAMPLES))

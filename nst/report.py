@@ -13,10 +13,11 @@ still gets its cell: the report is built from whatever exists.
 """
 from __future__ import annotations
 
+import glob
+import json
 import os
 import re
 import shutil
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -24,9 +25,11 @@ from urllib.parse import quote
 
 import jinja2
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from nst.atomic import atomic_open, atomic_path, save_image
+from nst.errors import NSTError
+from nst.images import read_rgb
 
 THUMB_PX = 200  # longest side of grid and snapshot thumbnails
 THUMB_QUALITY = 80  # JPEG quality: ~10 kB per thumbnail keeps a 5x5 page far below 3 MB
@@ -133,15 +136,11 @@ def error_line(log_text: str) -> str | None:
 def snapshot_paths(run_dir: Path, prefix: str) -> list[tuple[int, Path]]:
     """``(step, path)`` of every ``{prefix}_stepNNNNN.png`` in ``run_dir``, in step order."""
     found = []
-    for path in run_dir.glob(f"{glob_escape(prefix)}_step*.png"):
+    for path in run_dir.glob(f"{glob.escape(prefix)}_step*.png"):
         match = _SNAPSHOT_STEP.search(path.name)
         if match:
             found.append((int(match.group(1)), path))
     return sorted(found)
-
-
-def glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", text)
 
 
 # --- collecting one pair -------------------------------------------------------------
@@ -346,12 +345,10 @@ class _Assets:
         thumb_rel = f"assets/thumbs/{rel.removeprefix('assets/')}"
         thumb_rel = str(Path(thumb_rel).with_suffix(".jpg"))
         try:
-            with Image.open(source) as image:
-                image.draft("RGB", (THUMB_PX, THUMB_PX))  # JPEG inputs decode at reduced size
-                thumb = image.convert("RGB")
-                thumb.thumbnail((THUMB_PX, THUMB_PX))
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            return Picture(full=full, problem=f"{source.name}: unreadable image ({exc})", step=step)
+            thumb = read_rgb(source)  # as the engine sees it: EXIF orientation, alpha over white
+        except (NSTError, Image.DecompressionBombError) as exc:
+            return Picture(full=full, problem=str(exc), step=step)
+        thumb.thumbnail((THUMB_PX, THUMB_PX))
         save_image(thumb, self.out / thumb_rel, format="JPEG", quality=THUMB_QUALITY)
         return Picture(thumb=self.keep(thumb_rel), full=full, step=step, width=thumb.width, height=thumb.height)
 

@@ -110,6 +110,7 @@ class Browser:
     def open(self, url: str, width: int = 1280, height: int = 900) -> None:
         self.call("Emulation.setDeviceMetricsOverride", session=True, width=width, height=height,
                   deviceScaleFactor=1, mobile=False)
+        self.events.clear()  # problems of the previous page are not this one's
         self.call("Page.navigate", session=True, url=url)
         self.wait_for_event("Page.loadEventFired")
 

@@ -169,3 +169,14 @@ def test_resizing_keeps_aspect_and_never_enlarges(tmp_path):
     Image.fromarray(np.zeros((300, 500, 3), np.uint8)).save(tmp_path / "wide.png")
     assert load_tensor(tmp_path / "wide.png", 100).shape == (1, 3, 60, 100)
     assert load_tensor(tmp_path / "wide.png", 1000).shape == (1, 3, 300, 500)
+
+
+@pytest.mark.parametrize("norm", ["hw", "chw", "gatys"])
+def test_closed_form_gram_gradient_matches_autograd(norm):
+    from nst.losses import gram_distance
+
+    features = torch.randn(1, 4, 3, 5, dtype=torch.float64, requires_grad=True)
+    target = gram_matrix(torch.randn(1, 4, 3, 5, dtype=torch.float64), norm)[0]
+    assert torch.autograd.gradcheck(lambda f: gram_distance(f, target, norm), (features,))
+    reference = (gram_matrix(features, norm)[0] - target).square().sum()
+    assert gram_distance(features, target, norm).item() == pytest.approx(reference.item())

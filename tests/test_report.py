@@ -220,7 +220,7 @@ def test_failed_pair_shows_its_error_line_and_the_rest_renders(broken, finished)
             assert _resolve(index, img.attrs["src"]).is_file()
     [grid] = tree.find_all("table", class_="grid")
     [header] = [th for th in grid.find_all("th", scope="col") if th.text.endswith(BROKEN_STYLE)]
-    assert "unreadable image" in header.text
+    assert "broken.png: truncated or corrupt image" in header.text
     summary_rows = tree.find_all("table", class_="summary")[0].find_all("tbody")[0].find_all("tr")
     assert len(summary_rows) == len(CONTENTS) * len(STYLES)
     assert "2 failed" in tree.find_all("section", class_="settings")[0].text

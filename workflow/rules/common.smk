@@ -70,9 +70,10 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff")
 
 
 def image_id(stem):
-    """ASCII id from a file stem: accents dropped, anything outside [A-Za-z0-9._-] -> '_'."""
+    """ASCII id from a file stem: accents dropped, anything outside [A-Za-z0-9._-] -> '_',
+    no leading '.' or '-' (hidden folders, ids mistaken for flags)."""
     text = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip(".") or "image"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).lstrip(".-").rstrip(".") or "image"
 
 
 def _short_hash(text):
@@ -97,9 +98,10 @@ def unique_ids(paths):
     ):
         for path in _clashing(ids):
             ids[path] = f"{ids[path]}-{tag(path)}"
-    if _clashing(ids):  # only the same file listed twice gets here
+    if _clashing(ids):  # defensive: two different paths with equal hashes
         raise WorkflowError(f"cannot give unique ids to {sorted(map(str, _clashing(ids)))}")
-    return {id_: str(path) for path, id_ in sorted(ids.items(), key=lambda item: item[1])}
+    by_id = sorted(ids.items(), key=lambda item: item[1].lower())  # grid order
+    return {id_: str(path) for path, id_ in by_id}
 
 
 def find_images(kind):
@@ -214,7 +216,7 @@ def engine_flags(wildcards):
     """The pair's settings as `python -m nst` flags, shell-quoted."""
     params = run_params(wildcards.content, wildcards.style)
     return " ".join(
-        f"--{key.replace('_', '-')} {shlex.quote(_flag_value(value))}"
+        f"--{key.replace('_', '-')}={shlex.quote(_flag_value(value))}"
         for key, value in params.items()
     )
 

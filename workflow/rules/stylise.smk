@@ -38,9 +38,10 @@ rule stylise:
     conda:
         "../envs/nst.yaml"
     shell:
+        # --flag=value, so that a file name starting with '-' is never read as a flag
         "{params.python} -m nst"
-        " --content {input.content:q} --style {input.style:q}"
-        " --output-dir {params.output_dir:q} --name {params.name:q}"
-        " --ckpt-dir {params.ckpt_dir:q} --resume --on-mismatch restart"
-        " {params.settings} --threads {threads} --device {params.device}"
+        " --content={input.content:q} --style={input.style:q}"
+        " --output-dir={params.output_dir:q} --name={params.name:q}"
+        " --ckpt-dir={params.ckpt_dir:q} --resume --on-mismatch=restart"
+        " {params.settings} --threads={threads} --device={params.device}"
         " > {log:q} 2>&1"

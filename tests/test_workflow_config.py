@@ -1,0 +1,185 @@
+"""The workflow's parse-time behaviour: config checks, image discovery, ids, per-pair settings.
+
+Everything here is a dry run or a run that must fail before its first job (a few seconds each).
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, job_counts, run_snakemake, write_test_image
+from nst.settings import Settings
+from nst.samples import CONTENT_SAMPLES, STYLE_SAMPLES
+
+TINY = {"device": "cpu", "budget": "preview",
+        "budgets": {"preview": {"size": 64, "optimizer": "adam", "nsteps": 2}}}
+
+
+def write_config(workdir: Path, **settings) -> str:
+    """A config file with ``settings`` over TINY, merged over config.yaml by Snakemake; returns its name."""
+    (workdir / "test.yaml").write_text(yaml.safe_dump({**TINY, **settings}, allow_unicode=True))
+    return "test.yaml"
+
+
+def planned_pairs(output: str) -> set[tuple[str, str]]:
+    """(content, style) of every stylise job in a dry run's listing."""
+    jobs = re.findall(r"rule stylise:.*?wildcards: content=([^,\s]+), style=(\S+)", output, re.S)
+    return set(jobs)
+
+
+def shell_commands(output: str) -> dict[tuple[str, str], str]:
+    """The engine command of every planned pair, from `snakemake -n -p`."""
+    commands = re.findall(r"-m nst --content=.*", output)
+    return {re.search(r"--name=(\S+)__(\S+?) ", cmd).groups(): cmd for cmd in commands}
+
+
+def one_by_two(workdir: Path) -> None:
+    write_test_image(workdir / "content_files" / "harbour.png", 80, 60)
+    write_test_image(workdir / "style_files" / "waves.png", 64, 64, seed=1)
+    write_test_image(workdir / "style_files" / "dots.jpg", 64, 64, seed=2)
+
+
+def test_fresh_clone_plans_the_5x5_sample_grid(workflow_dir):
+    result = run_snakemake(workflow_dir, "-n")
+    assert result.returncode == 0, result.stdout[-3000:]
+    counts = job_counts(result.stdout)
+    assert counts["stylise"] == len(CONTENT_SAMPLES) * len(STYLE_SAMPLES) == 25
+    assert counts["make_samples"] == 1
+    assert counts["plot_losses"] == 25
+    assert counts["summary"] == counts["grid"] == counts["report"] == 1
+    expected = {(c, s) for c in CONTENT_SAMPLES for s in STYLE_SAMPLES}
+    assert planned_pairs(result.stdout) == expected
+    assert not (workflow_dir / "results").exists()  # a dry run writes nothing
+
+
+def test_images_with_clashing_stems_spaces_and_unicode_get_unique_ids(workflow_dir):
+    content, style = workflow_dir / "content_files", workflow_dir / "style_files"
+    write_test_image(content / "a b é.png", 80, 60)
+    write_test_image(content / "Plain.JPEG", 60, 80)
+    (content / "notes.txt").write_text("not an image suffix: ignored\n")
+    write_test_image(content / ".hidden.png", 40, 40)  # dotfiles are ignored too
+    write_test_image(style / "x.png", 64, 64)
+    write_test_image(style / "x.jpg", 64, 64)
+    write_test_image(style / "y z.png", 64, 64)
+    write_test_image(style / "y_z.png", 64, 64)  # sanitises like "y z", same suffix: hashed
+    result = run_snakemake(workflow_dir, "-n", "--configfile", write_config(workflow_dir))
+    assert result.returncode == 0, result.stdout[-3000:]
+    pairs = planned_pairs(result.stdout)
+    styles = {s for _, s in pairs}
+    assert {c for c, _ in pairs} == {"a_b_e", "Plain"}
+    assert {"x-png", "x-jpg"} <= styles
+    hashed = sorted(styles - {"x-png", "x-jpg"})
+    assert len(hashed) == 2 and all(re.fullmatch(r"y_z-png-[0-9a-f]{6}", s) for s in hashed)
+    assert len(pairs) == 2 * 4
+    assert "make_samples" not in job_counts(result.stdout)
+    # the real file names reach the engine, quoted for the shell
+    result = run_snakemake(workflow_dir, "-n", "-p", "--configfile", write_config(workflow_dir))
+    assert "--content='content_files/a b é.png'" in result.stdout
+
+
+def test_explicit_image_lists_replace_the_folder_scan(workflow_dir):
+    one_by_two(workflow_dir)
+    write_test_image(workflow_dir / "elsewhere" / "my cat.webp", 70, 50)
+    write_test_image(workflow_dir / "-lead.tif", 70, 50)
+    config = write_config(workflow_dir, content_images=["elsewhere/my cat.webp", "-lead.tif"],
+                          style_images=["style_files/waves.png"])
+    result = run_snakemake(workflow_dir, "-n", "-p", "--configfile", config)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert planned_pairs(result.stdout) == {("my_cat", "waves"), ("lead", "waves")}
+    # with --flag=value the engine never mistakes a leading '-' for a flag
+    assert "--content=-lead.tif " in shell_commands(result.stdout)["lead", "waves"]
+
+
+def test_settings_resolve_budget_then_params_then_style_then_pair_overrides(workflow_dir):
+    one_by_two(workflow_dir)
+    config = write_config(workflow_dir,
+                          params={"seed": 3, "size": 48},
+                          style_overrides={"waves": {"style_weight": 0.5, "seed": 4}},
+                          pair_overrides={"harbour/waves": {"nsteps": 7, "seed": 5}})
+    result = run_snakemake(workflow_dir, "-n", "-p", "--configfile", config)
+    assert result.returncode == 0, result.stdout[-3000:]
+    commands = shell_commands(result.stdout)
+    assert set(commands) == {("harbour", "waves"), ("harbour", "dots")}
+    waves, dots = commands["harbour", "waves"], commands["harbour", "dots"]
+    assert "--size=48 " in waves and "--size=48 " in dots  # params beat the budget's 64
+    assert "--optimizer=adam " in dots  # from the budget
+    assert "--nsteps=7 " in waves and "--nsteps=2 " in dots
+    assert "--seed=5 " in waves and "--seed=3 " in dots
+    assert "--style-weight=0.5 " in waves and "--style-weight=0.01 " in dots
+    assert "--resume --on-mismatch=restart" in waves
+    assert "--ckpt-dir=results/checkpoints/harbour/waves " in waves
+    assert "--device=cpu" in waves
+
+
+def test_budget_auto_picks_full_on_cuda_and_asks_for_a_gpu(workflow_dir):
+    one_by_two(workflow_dir)
+    config = write_config(workflow_dir, device="cuda", budget="auto")
+    config_file = workflow_dir / config
+    settings = yaml.safe_load(config_file.read_text())
+    del settings["budgets"]  # use config.yaml's budgets
+    config_file.write_text(yaml.safe_dump(settings))
+    result = run_snakemake(workflow_dir, "-n", "-p", "--configfile", config)  # planning needs no GPU
+    assert result.returncode == 0, result.stdout[-3000:]
+    command = shell_commands(result.stdout)["harbour", "waves"]
+    assert "--size=512 " in command and "--optimizer=adam " in command and "--nsteps=1000 " in command
+    assert "--device=cuda" in command
+    assert re.search(r"rule stylise:.*?resources: [^\n]*gpu=1", result.stdout, re.S)
+
+    config_file.write_text(yaml.safe_dump({**settings, "device": "cpu"}))
+    result = run_snakemake(workflow_dir, "-n", "-p", "--configfile", config)
+    command = shell_commands(result.stdout)["harbour", "waves"]
+    assert "--size=192 " in command and "--optimizer=lbfgs " in command and "--nsteps=60 " in command
+    assert "gpu=" not in result.stdout
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"colour": "blue"}, "config: Additional properties are not allowed ('colour' was unexpected)"),
+    ({"params": {"nsteps": -1}}, "config key params.nsteps: -1 is less than the minimum of 1"),
+    ({"params": {"nstep": 10}}, "config key params: Additional properties are not allowed ('nstep'"),
+    ({"params": {"content_weight": "1e4"}}, "config key params.content_weight: '1e4' is not of type 'number'"),
+    ({"budget": "huge"}, "config key budget: 'huge' is not one of"),
+    ({"style_overrides": {"nope": {"nsteps": 3}}}, "config key style_overrides: unknown style id 'nope'"),
+    ({"pair_overrides": {"harbour/nope": {"nsteps": 3}}}, "config key pair_overrides: unknown pair 'harbour/nope'"),
+    ({"content_dir": "no_such_folder"}, "config key content_dir: folder 'no_such_folder' does not exist"),
+    ({"style_dir": "empty", "samples": False}, "config key style_dir: folder 'empty' has no images"),
+    ({"content_images": ["gone.png"]}, "config key content_images: gone.png: no such file"),
+])
+def test_config_errors_stop_before_any_job(workflow_dir, settings, message):
+    one_by_two(workflow_dir)
+    (workflow_dir / "empty").mkdir()
+    (workflow_dir / "empty" / "README.md").write_text("nothing here\n")
+    result = run_snakemake(workflow_dir, "--cores", "1", "--configfile", write_config(workflow_dir, **settings))
+    assert result.returncode != 0
+    assert message in result.stdout, result.stdout[-3000:]
+    assert not (workflow_dir / "results").exists()
+
+
+def test_missing_folder_is_an_error_even_with_samples(workflow_dir):
+    (workflow_dir / "style_files" / "README.md").unlink()
+    (workflow_dir / "style_files").rmdir()
+    result = run_snakemake(workflow_dir, "--cores", "1", "--configfile", write_config(workflow_dir, samples=True))
+    assert result.returncode != 0
+    assert "config key style_dir: folder 'style_files' does not exist" in result.stdout
+    assert not (workflow_dir / "results").exists()
+    assert not any((workflow_dir / "content_files").glob("*.png"))  # no samples written either
+
+
+def test_config_yaml_matches_the_engine_defaults_and_flags():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    defaults = Settings(content="c", style="s", output_dir="o")
+    fields = {field.name for field in dataclasses.fields(Settings)}
+    assert set(schema["$defs"]["params"]["properties"]) <= fields  # every key is an engine flag
+    for key, value in config["params"].items():
+        assert getattr(defaults, key) == value, key
+    full = config["budgets"]["full"]
+    assert (full["size"], full["optimizer"], full["nsteps"]) == (512, "adam", 1000)
+
+
+def test_lint_passes(workflow_dir):
+    result = run_snakemake(workflow_dir, "--lint")
+    assert result.returncode == 0, result.stdout[-5000:]

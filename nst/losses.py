@@ -65,8 +65,8 @@ class _GramDistance(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
         flat, difference = ctx.saved_tensors
-        grad_flat = flat.mm(difference) * (4.0 / ctx.divisor) * grad_output
-        return grad_flat, None, None
+        # Scale the small C x C factor, not the large (H*W x C) product.
+        return flat.mm(difference * (4.0 / ctx.divisor * grad_output)), None, None
 
 
 def gram_distance(features: torch.Tensor, target: torch.Tensor, norm: str = "hw") -> torch.Tensor:

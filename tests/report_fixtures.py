@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-import numpy as np
 import yaml
-from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO, run_snakemake, write_test_image
+
 CONTENTS = ("cat", "harbour")  # grid order: the workflow sorts ids
 STYLES = ("dots", "waves")
 BROKEN_STYLE = "broken"
@@ -26,11 +24,8 @@ _runs: dict[str, Path] = {}
 
 
 def snakemake(workdir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run this repository's workflow in ``workdir`` with 2 cores; output captured."""
-    binary = Path(sys.executable).with_name("snakemake")
-    command = [str(binary if binary.exists() else shutil.which("snakemake")),
-               "--snakefile", str(REPO / "Snakefile"), "--cores", "2", *args]
-    return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    """Run this repository's workflow in ``workdir`` with 2 cores; stdout and stderr in ``.stdout``."""
+    return run_snakemake(workdir, "--cores", "2", *args, timeout=timeout)
 
 
 def finished_workflow(tmp_path_factory) -> Path:
@@ -39,7 +34,7 @@ def finished_workflow(tmp_path_factory) -> Path:
         workdir = tmp_path_factory.mktemp("tiny_workflow")
         _write_inputs(workdir)
         done = snakemake(workdir)
-        assert done.returncode == 0, done.stderr[-4000:]
+        assert done.returncode == 0, done.stdout[-4000:]
         _runs["finished"] = workdir
     return _runs["finished"]
 
@@ -60,14 +55,9 @@ def workflow_with_broken_style(tmp_path_factory) -> tuple[Path, subprocess.Compl
 
 
 def _write_inputs(workdir: Path) -> None:
-    """Distinct 64 px gradient images and a config with a tiny budget."""
-    y, x = np.mgrid[0:SIZE, 0:SIZE]
-    for kind, names in (("content", CONTENTS), ("style", STYLES)):
-        (workdir / kind).mkdir()
-        for index, name in enumerate(names):
-            shift = 97 * index + (40 if kind == "style" else 0)
-            pixels = np.stack([(x * 4 + shift) % 256, (y * 4) % 256, ((x + y) * (2 + index) + shift) % 256], -1)
-            Image.fromarray(pixels.astype(np.uint8)).save(workdir / kind / f"{name}.png")
+    """Distinct 64 px test images and a config with a tiny budget."""
+    for seed, (kind, name) in enumerate([("content", c) for c in CONTENTS] + [("style", s) for s in STYLES]):
+        write_test_image(workdir / kind / f"{name}.png", SIZE, SIZE, seed=seed)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config.update(content_dir="content", style_dir="style", samples=False, device="cpu", threads=1,
                   budget="preview")

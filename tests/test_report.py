@@ -180,7 +180,7 @@ def test_page_weight_is_small(finished):
 
 def test_snakemake_report_renders_the_captions(finished):
     done = snakemake(finished, "--report", "snakemake_report.html", timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, done.stdout[-3000:]
     html = (finished / "snakemake_report.html").read_text()
     for content in CONTENTS:
         for style in STYLES:
@@ -197,7 +197,7 @@ def test_snakemake_report_renders_the_captions(finished):
 def test_failed_pair_shows_its_error_line_and_the_rest_renders(broken, finished):
     workdir, result = broken
     assert result.returncode != 0
-    assert "report of the 4 finished pair(s): results/report/index.html" in result.stderr
+    assert "report of the 4 finished pair(s): results/report/index.html" in result.stdout
     index = workdir / "results/report/index.html"
     tree = parse_html(index)
     styles = sorted([*STYLES, BROKEN_STYLE])

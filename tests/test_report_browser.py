@@ -97,6 +97,6 @@ def test_partial_report_shows_the_failed_cells(browser, tmp_path_factory):
 def test_snakemake_report_opens_without_errors(browser, tmp_path_factory):
     workdir = finished_workflow(tmp_path_factory)
     done = snakemake(workdir, "--report", "browser_check.html", timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, done.stdout[-3000:]
     _review(browser, workdir / "browser_check.html", "snakemake-report.png")
     assert "Snakemake" in browser.evaluate("document.body.innerText")

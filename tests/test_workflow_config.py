@@ -172,8 +172,12 @@ def test_config_yaml_matches_the_engine_defaults_and_flags():
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     defaults = Settings(content="c", style="s", output_dir="o")
-    fields = {field.name for field in dataclasses.fields(Settings)}
-    assert set(schema["$defs"]["params"]["properties"]) <= fields  # every key is an engine flag
+    fields = {field.name: field for field in dataclasses.fields(Settings)}
+    allowed = schema["$defs"]["params"]["properties"]
+    assert set(allowed) <= set(fields)  # every key is an engine flag
+    for key, rule in allowed.items():
+        if "enum" in rule:
+            assert set(rule["enum"]) == set(fields[key].metadata["choices"]), key
     for key, value in config["params"].items():
         assert getattr(defaults, key) == value, key
     full = config["budgets"]["full"]

@@ -69,8 +69,10 @@ def differences(state: dict, fields: dict) -> list[str]:
     return sorted(k for k in set(theirs) | set(fields) if theirs.get(k) != fields.get(k))
 
 
-def find_resumable(directory: Path, fields: dict, on_mismatch: str) -> Checkpoint | None:
-    """The newest checkpoint whose fingerprint matches; None when there is none to resume.
+def find_resumable(directory: Path, fields: dict, on_mismatch: str, max_step: int) -> Checkpoint | None:
+    """The newest checkpoint at or before ``max_step`` whose fingerprint matches; None if none.
+
+    Checkpoints past ``max_step`` (a run asked for fewer steps than before) are left alone.
 
     Checkpoints of other settings are refused with a message naming what differs, or,
     with on_mismatch="restart", deleted so the run starts afresh.
@@ -78,6 +80,8 @@ def find_resumable(directory: Path, fields: dict, on_mismatch: str) -> Checkpoin
     wanted = fingerprint(fields)
     others = []
     for path in list_checkpoints(directory):
+        if int(NAME.fullmatch(path.name).group(1)) > max_step:
+            continue
         checkpoint = load(path)
         if checkpoint.state["fingerprint"] == wanted:
             return checkpoint

@@ -109,8 +109,10 @@ def stylise(settings: Settings) -> dict:
         if checkpoint.state["fingerprint"] != checkpoints.fingerprint(fields):
             what = ", ".join(checkpoints.differences(checkpoint.state, fields))
             raise NSTError(f"--resume-from: {checkpoint.path} was made with other settings or inputs (differs in: {what})")
+        if checkpoint.step > settings.nsteps:
+            raise NSTError(f"--resume-from: {checkpoint.path} is at step {checkpoint.step}, past --nsteps {settings.nsteps}")
     elif settings.resume:
-        checkpoint = checkpoints.find_resumable(ckpt_dir, fields, settings.on_mismatch)
+        checkpoint = checkpoints.find_resumable(ckpt_dir, fields, settings.on_mismatch, settings.nsteps)
     if checkpoint is not None:
         state = checkpoint.state
         with torch.no_grad():
@@ -130,8 +132,10 @@ def stylise(settings: Settings) -> dict:
         "result": {"resumed_from_step": resumed_from},
     }
     write_run_record(Path(f"{prefix}_run.json"), record)
+    # On resume the CSV is rewritten from the checkpoint's rows: rows logged after it
+    # (by a killed run) go, a CSV deleted by a workflow manager comes back.
+    log.write()
     if checkpoint is None:
-        log.write()
         save_tensor(style, f"{prefix}_style.png")
         save_tensor(image, f"{prefix}_init.png")
 

@@ -218,3 +218,26 @@ def test_bad_input_exits_with_one_line_naming_the_file(images, tmp_path, kind, r
 def test_bad_option_value_is_a_clear_error(images, tmp_path, capsys):
     run_cli(images, tmp_path, "--nsteps", "0", expect=1)
     assert "nst: error: --nsteps: must be at least 1" in capsys.readouterr().err
+
+
+def test_fewer_steps_than_the_newest_checkpoint_resumes_from_an_earlier_one(images, tmp_path):
+    common = ["--ckpt-every", 4, "--adam-learning-rate", "0.05"]
+    run_cli(images, tmp_path / "straight", "--nsteps", 8, *common)
+    run_cli(images, tmp_path / "long", "--nsteps", 12, *common)
+    (tmp_path / "long" / "scene_tiles_log.csv").unlink()  # as a workflow manager does before a rerun
+    run_cli(images, tmp_path / "long", "--nsteps", 8, "--resume", *common)
+    a = np.asarray(Image.open(tmp_path / "straight" / "scene_tiles_final.png"))
+    b = np.asarray(Image.open(tmp_path / "long" / "scene_tiles_final.png"))
+    assert np.array_equal(a, b)
+    assert [r["step"] for r in read_csv(tmp_path / "long" / "scene_tiles_log.csv")] == [str(s) for s in range(1, 9)]
+
+
+def test_outputs_get_the_usual_file_mode(images, tmp_path):
+    import os
+    import stat
+
+    run_cli(images, tmp_path, "--nsteps", 1)
+    mask = os.umask(0)
+    os.umask(mask)
+    mode = stat.S_IMODE((tmp_path / "scene_tiles_final.png").stat().st_mode)
+    assert mode == 0o666 & ~mask

@@ -152,3 +152,20 @@ def test_killed_run_resumes_from_its_checkpoint_and_matches_an_uninterrupted_run
     reference_log = pd.read_csv(workflow_dir / "reference" / "ref_log.csv")
     assert list(resumed_log["step"]) == list(range(1, 41))
     pd.testing.assert_frame_equal(resumed_log[["step", *LOSSES]], reference_log[["step", *LOSSES]])
+
+
+def test_changing_nsteps_continues_or_shortens_the_run(workflow_dir):
+    """More steps resume from the last checkpoint; fewer steps never reuse a checkpoint from beyond them."""
+    write_test_image(workflow_dir / "content_files" / "c.png", 64, 64)
+    write_test_image(workflow_dir / "style_files" / "s.png", 64, 64, seed=1)
+    target = "results/runs/c/s/c__s_final.png"
+    run_dir = workflow_dir / "results" / "runs" / "c" / "s"
+    # 4 after 8 may start afresh or resume from the step-4 checkpoint, never from step 6 or 8
+    for nsteps, resumed_from in ((6, {None}), (8, {6}), (4, {None, 4})):
+        budget = {"size": 64, "optimizer": "adam", "nsteps": nsteps, "save_every": 0, "ckpt_every": 2}
+        result = run_snakemake(workflow_dir, target, "--cores", "1", "--configfile", write_config(workflow_dir, budget))
+        assert result.returncode == 0, (nsteps, result.stdout[-3000:])
+        record = json.loads((run_dir / "c__s_run.json").read_text())
+        assert record["result"]["steps"] == nsteps
+        assert record["result"]["resumed_from_step"] in resumed_from
+        assert list(pd.read_csv(run_dir / "c__s_log.csv")["step"]) == list(range(1, nsteps + 1))

@@ -137,16 +137,25 @@ def test_budget_auto_picks_full_on_cuda_and_asks_for_a_gpu(workflow_dir):
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"colour": "blue"}, "config: Additional properties are not allowed ('colour' was unexpected)"),
-    ({"params": {"nsteps": -1}}, "config key params.nsteps: -1 is less than the minimum of 1"),
-    ({"params": {"nstep": 10}}, "config key params: Additional properties are not allowed ('nstep'"),
-    ({"params": {"content_weight": "1e4"}}, "config key params.content_weight: '1e4' is not of type 'number'"),
-    ({"budget": "huge"}, "config key budget: 'huge' is not one of"),
-    ({"style_overrides": {"nope": {"nsteps": 3}}}, "config key style_overrides: unknown style id 'nope'"),
-    ({"pair_overrides": {"harbour/nope": {"nsteps": 3}}}, "config key pair_overrides: unknown pair 'harbour/nope'"),
-    ({"content_dir": "no_such_folder"}, "config key content_dir: folder 'no_such_folder' does not exist"),
-    ({"style_dir": "empty", "samples": False}, "config key style_dir: folder 'empty' has no images"),
-    ({"content_images": ["gone.png"]}, "config key content_images: gone.png: no such file"),
+    pytest.param({"colour": "blue"}, "config: Additional properties are not allowed ('colour' was unexpected)",
+                 id="unknown-key"),
+    pytest.param({"params": {"nsteps": -1}}, "config key params.nsteps: -1 is less than the minimum of 1",
+                 id="negative-nsteps"),
+    pytest.param({"params": {"nstep": 10}}, "config key params: Additional properties are not allowed ('nstep'",
+                 id="unknown-param"),
+    pytest.param({"params": {"content_weight": "1e4"}},
+                 "config key params.content_weight: '1e4' is not of type 'number'", id="float-read-as-text"),
+    pytest.param({"budget": "huge"}, "config key budget: 'huge' is not one of", id="unknown-budget"),
+    pytest.param({"style_overrides": {"nope": {"nsteps": 3}}},
+                 "config key style_overrides: unknown style id 'nope'", id="unknown-style-id"),
+    pytest.param({"pair_overrides": {"harbour/nope": {"nsteps": 3}}},
+                 "config key pair_overrides: unknown pair 'harbour/nope'", id="unknown-pair"),
+    pytest.param({"content_dir": "no_such_folder"},
+                 "config key content_dir: folder 'no_such_folder' does not exist", id="missing-folder"),
+    pytest.param({"style_dir": "empty", "samples": False},
+                 "config key style_dir: folder 'empty' has no images", id="empty-folder-without-samples"),
+    pytest.param({"content_images": ["gone.png"]}, "config key content_images: gone.png: no such file",
+                 id="listed-file-missing"),
 ])
 def test_config_errors_stop_before_any_job(workflow_dir, settings, message):
     one_by_two(workflow_dir)

@@ -279,3 +279,35 @@ def get_final_output():
         "results/summary.csv",
         "results/grid.png",
     ]
+
+
+# --- report ---------------------------------------------------------------------------
+
+
+def report_settings():
+    """Shown at the top of the report: the budget preset and device this invocation used."""
+    return {"budget": BUDGET, "device": DEVICE}
+
+
+def build_report_after_failure():
+    """Report of what exists after a failed run; never raises (the real error matters more)."""
+    from nst.grid import contact_sheet
+    from nst.report import build_report, pair_status
+    from nst.summary import summarise
+
+    results, out = Path("results"), Path("results/report")
+    try:
+        status = {(c, s): pair_status(results, c, s)[0] for c in CONTENT for s in STYLES}
+        done = [pair for pair, state in status.items() if state == "finished"]
+        runs = [(c, s, results / "runs" / c / s) for c, s in done]
+        # The contact sheet goes inside the report, not to results/grid.png (`rule grid`'s output).
+        # None marks a failed cell; pairs left out read "missing".
+        sheet = {(c, s): (f"{RUN}_final.png".format(content=c, style=s) if state == "finished" else None)
+                 for (c, s), state in status.items() if state in ("finished", "failed")}
+        grid = out / "assets" / "grid.png"
+        contact_sheet(CONTENT, STYLES, sheet, grid)
+        index = build_report(results, out, CONTENT, STYLES, settings=report_settings(),
+                             summary=summarise(runs, budget=BUDGET) if runs else None, grid_image=grid)
+        print(f"Some jobs failed; report of the {len(done)} finished pair(s): {index}", file=sys.stderr)
+    except Exception as error:  # noqa: BLE001 - say so, and let Snakemake report the job failure
+        print(f"Some jobs failed, and the partial report could not be built: {error}", file=sys.stderr)

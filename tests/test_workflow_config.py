@@ -132,7 +132,10 @@ def test_budget_auto_picks_full_on_cuda_and_asks_for_a_gpu(workflow_dir):
     config_file.write_text(yaml.safe_dump({**settings, "device": "cpu"}))
     result = run_snakemake(workflow_dir, "-n", "-p", "--configfile", config)
     command = shell_commands(result.stdout)["harbour", "waves"]
-    assert "--size=192 " in command and "--optimizer=lbfgs " in command and "--nsteps=60 " in command
+    preview = yaml.safe_load((REPO / "config.yaml").read_text())["budgets"]["preview"]
+    assert preview["optimizer"] == "lbfgs"
+    for key in ("size", "optimizer", "nsteps"):
+        assert f"--{key}={preview[key]} " in command
     assert "gpu=" not in result.stdout
 
 

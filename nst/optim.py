@@ -48,6 +48,7 @@ def optimisation_step(image: torch.Tensor, optimizer: torch.optim.Optimizer, obj
             first.append(terms)
         return terms.total
 
+    before = image.detach().clone() if lbfgs else None
     if lbfgs:
         optimizer.step(closure)
     else:
@@ -55,7 +56,22 @@ def optimisation_step(image: torch.Tensor, optimizer: torch.optim.Optimizer, obj
         optimizer.step()
     with torch.no_grad():
         image.clamp_(0.0, 1.0)
+    if lbfgs:
+        record_clipped_step(image, before, optimizer)
     return first[0]
+
+
+def record_clipped_step(image: torch.Tensor, before: torch.Tensor, optimizer: torch.optim.LBFGS) -> None:
+    """Make L-BFGS's next curvature pair use the step actually taken after clipping.
+
+    torch builds the pair (s, y) from its stored direction d and step length t, s = t * d.
+    Clipping moves the image elsewhere, so without this s and y describe different points,
+    the inverse-Hessian estimate goes wrong, and runs diverge into noise or stall.
+    """
+    state = optimizer.state[image]
+    step_length = state.get("t")
+    if step_length:
+        state["d"] = (image.detach() - before).flatten() / step_length
 
 
 def project_gradient(image: torch.Tensor) -> None:

@@ -40,7 +40,7 @@ def find_run_json(path: str | Path) -> Path:
     return found[0]
 
 
-def summarise(runs: Iterable[tuple[str, str, str | Path]], budget: str | float | None = None) -> pd.DataFrame:
+def summarise(runs: Iterable[tuple[str, str, str | Path]], budget: str | None = None) -> pd.DataFrame:
     """One row per run (columns :data:`COLUMNS`, then every other parameter, flattened, in first-seen order).
 
     ``budget`` (e.g. the workflow's budget preset) fills the budget column for runs whose parameters
@@ -76,7 +76,7 @@ def _section(record: dict, key: str, path: Path) -> dict:
     return value
 
 
-def _row(content: str, style: str, run_json: Path, budget: str | float | None) -> dict[str, Any]:
+def _row(content: str, style: str, run_json: Path, budget: str | None) -> dict[str, Any]:
     record = _load_json(run_json)
     parameters = _flatten(_section(record, "parameters", run_json))
     environment = _section(record, "environment", run_json)

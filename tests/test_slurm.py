@@ -1,11 +1,13 @@
 """The workflow on a real single-node SLURM cluster, through profiles/slurm.
 
-Every stylise job must be an sbatch job with the resources the dry run shows;
-a job cancelled after a checkpoint must resume, on rerun, to the same image an
-uninterrupted run makes.
+Every stylise job must be an sbatch job with the resources the dry run shows
+(a GPU with device: cuda), and the light rules stay local; a job cancelled
+after a checkpoint must resume, on rerun, to the image an uninterrupted run
+makes. The cluster comes from tests/slurm_cluster.py.
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
+import torch
 import yaml
 from PIL import Image
 
@@ -86,7 +88,7 @@ def dry_run_jobs(workdir: Path, config: str) -> dict[tuple[str, str], dict]:
 
 
 def scontrol_job(cluster, job_id: str) -> dict[str, str]:
-    text = cluster.run("scontrol", "show", "job", "--oneliner", job_id).stdout
+    text = cluster.run("scontrol", "show", "job", "--details", "--oneliner", job_id).stdout
     return dict(re.findall(r"(\w+)=(\S*)", text))
 
 
@@ -144,6 +146,23 @@ def test_grid_runs_as_slurm_jobs_with_the_dry_run_resources(slurm_cluster, workf
     assert (results / "grid.png").exists() and (results / "report" / "index.html").exists()
 
 
+def test_cuda_job_gets_a_gpu_from_slurm(slurm_cluster, workflow_dir):
+    """device: cuda -> gpu=1 -> sbatch --gpus=1: SLURM hands the job the node's (make-believe) GPU."""
+    add_images(workflow_dir, ["c1"], ["s1"])
+    config = write_config(workflow_dir, device="cuda")
+    result = run_on_slurm(slurm_cluster, workflow_dir, "--configfile", config, "--retries", "0")
+    (job_id, _), = SUBMITTED.findall(result.stdout)
+    job = scontrol_job(slurm_cluster, job_id)
+    assert job["TresPerJob"] == "gres:gpu:1"
+    assert job["JOB_GRES"] == "gpu:1"  # allocated, not just asked for
+    engine_log = (workflow_dir / "results" / "logs" / "stylise" / "c1" / "s1.log").read_text()
+    if torch.cuda.is_available():
+        assert result.returncode == 0, engine_log[-3000:]
+    else:  # the job ran, on a node whose GPU is only a name in slurm.conf
+        assert result.returncode != 0 and job["JobState"] == "FAILED"
+        assert "nst: error: --device cuda" in engine_log
+
+
 def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -174,6 +193,7 @@ def test_cancelled_job_resumes_from_checkpoint_on_rerun(slurm_cluster, workflow_
     finally:
         if run1.poll() is None:
             run1.kill()
+    print(f"cancelled SLURM job {job_id[0]} after its first checkpoint")
     output1 = (workflow_dir / "run1.out").read_text()
     assert run1.returncode != 0
     assert f"SLURM-job '{job_id[0]}' failed, SLURM status is: 'CANCELLED'" in output1
@@ -187,9 +207,12 @@ def test_cancelled_job_resumes_from_checkpoint_on_rerun(slurm_cluster, workflow_
     engine_log = (workflow_dir / "results" / "logs" / "stylise" / "c1" / "s1.log").read_text()
     resumed = re.search(r"resumed from checkpoint (\S+) at step (\d+)", engine_log)
     assert resumed, engine_log[-3000:]
+    print(f"SLURM job {rerun_id} {resumed[0]}")
     assert 0 < int(resumed[2]) < nsteps
     run = workflow_dir / "results" / "runs" / "c1" / "s1"
     assert pd.read_csv(run / "c1__s1_log.csv")["step"].tolist() == list(range(1, nsteps + 1))
+    record = json.loads((run / "c1__s1_run.json").read_text())
+    assert record["result"]["resumed_from_step"] == int(resumed[2]) and record["result"]["steps"] == nsteps
 
     # Reference: the same pair and settings, uninterrupted, run locally.
     reference = tmp_path / "reference"

@@ -180,3 +180,24 @@ def test_closed_form_gram_gradient_matches_autograd(norm):
     assert torch.autograd.gradcheck(lambda f: gram_distance(f, target, norm), (features,))
     reference = (gram_matrix(features, norm)[0] - target).square().sum()
     assert gram_distance(features, target, norm).item() == pytest.approx(reference.item())
+
+
+def test_lbfgs_curvature_pairs_describe_the_clipped_step():
+    from nst.optim import make_optimizer, optimisation_step
+    from nst.settings import Settings
+
+    target = torch.tensor([2.0, 0.5, -1.0, 0.25]).view(1, 1, 2, 2)  # two minima lie outside [0, 1]
+
+    def quadratic(x):
+        total = (x - target).square().sum()
+        return LossTerms(total, total, total, total)
+
+    image = torch.full((1, 1, 2, 2), 0.5, requires_grad=True)
+    optimizer = make_optimizer(image, Settings(optimizer="lbfgs"))
+    for _ in range(3):
+        before = image.detach().clone()
+        optimisation_step(image, optimizer, quadratic)
+        state = optimizer.state[image]
+        assert torch.allclose(state["d"] * state["t"], (image.detach() - before).flatten())
+    # the projected, clipped iteration reaches the box-constrained minimum
+    assert torch.allclose(image.detach().flatten(), torch.tensor([1.0, 0.5, 0.0, 0.25]), atol=1e-4)

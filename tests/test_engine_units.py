@@ -201,3 +201,21 @@ def test_lbfgs_curvature_pairs_describe_the_clipped_step():
         assert torch.allclose(state["d"] * state["t"], (image.detach() - before).flatten())
     # the projected, clipped iteration reaches the box-constrained minimum
     assert torch.allclose(image.detach().flatten(), torch.tensor([1.0, 0.5, 0.0, 0.25]), atol=1e-4)
+
+
+def test_lbfgs_overshoot_returns_to_the_best_point_with_fresh_memory():
+    from nst.optim import restart_if_worse
+
+    image = torch.zeros(1, 1, 2, 2, requires_grad=True)
+    optimizer = torch.optim.LBFGS([image])
+    first = torch.full((1, 1, 2, 2), 0.25)
+    restart_if_worse(image, first, 10.0, optimizer)  # first point: accepted
+    assert optimizer.state[image]["accepted_loss"] == 10.0
+    optimizer.state[image]["old_dirs"] = ["memory"]
+    with torch.no_grad():
+        image.fill_(0.9)  # where the step went
+    restart_if_worse(image, torch.full((1, 1, 2, 2), 0.5), 12.0, optimizer)  # worse: roll back
+    assert torch.equal(image.detach(), first)
+    assert "old_dirs" not in optimizer.state[image] and optimizer.state[image]["accepted_loss"] == 10.0
+    restart_if_worse(image, first.clone(), 8.0, optimizer)  # better: accepted, image kept
+    assert optimizer.state[image]["accepted_loss"] == 8.0 and torch.equal(image.detach(), first)

@@ -46,7 +46,7 @@ def measure(size: int, repeats: int, optimizer: str) -> dict:
         deepest.sum().backward()
 
     def step():
-        optimisation_step(image, opt, objective)
+        optimisation_step(image, opt, objective, settings.lbfgs_max_step)
 
     bare(), step()  # warm-up: oneDNN picks its kernels on the first call
     times = {"bare": [], "step": []}

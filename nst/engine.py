@@ -48,7 +48,8 @@ def validate(settings: Settings) -> None:
     for key in positive:
         if getattr(settings, key) < 1:
             raise NSTError(f"--{key.replace('_', '-')}: must be at least 1 (got {getattr(settings, key)})")
-    for key in ["save_every", "ckpt_every", "lipschitz_every", "content_weight", "style_weight", "tv_weight"]:
+    for key in ["save_every", "ckpt_every", "lipschitz_every", "content_weight", "style_weight", "tv_weight",
+                "lbfgs_max_step"]:
         if getattr(settings, key) < 0:
             raise NSTError(f"--{key.replace('_', '-')}: must not be negative (got {getattr(settings, key)})")
     if len(settings.style_layer_weights) != len(settings.style_layers):
@@ -160,7 +161,7 @@ def stylise(settings: Settings) -> dict:
     progress = Progress(settings.nsteps, step, settings.progress_every)
     try:
         while step < settings.nsteps:
-            terms = optimisation_step(image, optimizer, objective)
+            terms = optimisation_step(image, optimizer, objective, settings.lbfgs_max_step)
             step += 1
             losses = terms.as_floats()
             if not all(math.isfinite(v) for v in losses.values()):

@@ -64,6 +64,8 @@ class Settings:
     # stalls on a non-descent direction (measured: stuck at 14x the loss of "none" after 40 steps).
     lbfgs_line_search: str = option("none", "L-BFGS line search (strong_wolfe costs extra evaluations per step "
                                     "and can stall against the [0,1] clipping)", choices=["none", "strong_wolfe"])
+    lbfgs_max_step: float = option(0.3, "L-BFGS: largest change of any pixel in one step, as a fraction of the "
+                                   "[0,1] range (0: no cap); a cheap trust region against early overshoots")
     lbfgs_history: int = option(10, "L-BFGS history size (pairs kept; each costs two image-sized vectors in memory and in every checkpoint)")
     # diagnostics, saving and resuming (none of these change the image)
     log_every: int = option(1, "write a CSV row every N steps", group="logging and checkpoints", fingerprint=False)

@@ -134,8 +134,8 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_checkpoints(images, tmp_pat
     real_step = engine.optimisation_step
     calls = []
 
-    def failing_step(image, optimizer, objective):
-        terms = real_step(image, optimizer, objective)
+    def failing_step(*args):
+        terms = real_step(*args)
         calls.append(1)
         if len(calls) == 7:
             terms.total = terms.total * float("nan")

@@ -219,3 +219,15 @@ def test_lbfgs_overshoot_returns_to_the_best_point_with_fresh_memory():
     assert "old_dirs" not in optimizer.state[image] and optimizer.state[image]["accepted_loss"] == 10.0
     restart_if_worse(image, first.clone(), 8.0, optimizer)  # better: accepted, image kept
     assert optimizer.state[image]["accepted_loss"] == 8.0 and torch.equal(image.detach(), first)
+
+
+def test_step_cap_keeps_direction_and_limits_the_largest_pixel_change():
+    from nst.optim import cap_step
+
+    before = torch.zeros(1, 1, 1, 3)
+    image = torch.tensor([[[[0.6, -0.3, 0.15]]]])
+    cap_step(image, before, 0.3)
+    assert torch.allclose(image, torch.tensor([[[[0.3, -0.15, 0.075]]]]))
+    unchanged = torch.tensor([[[[0.2, 0.1, 0.0]]]])
+    cap_step(unchanged, before, 0.3)
+    assert torch.allclose(unchanged, torch.tensor([[[[0.2, 0.1, 0.0]]]]))

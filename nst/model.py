@@ -57,11 +57,6 @@ def resolve_layer(arch: str, name: str) -> int:
     return table[name]
 
 
-def conv_names(arch: str) -> list[str]:
-    """Keras names of the conv layers, in network order."""
-    return [n for n in layer_table(arch) if re.fullmatch(r"block\d_conv\d", n)]
-
-
 class CaffePreprocess(nn.Module):
     """[0,1] RGB -> BGR, 0-255, minus the Caffe ImageNet mean (what the Caffe weights saw)."""
 

@@ -28,11 +28,18 @@ def _list_of(kind):
     return parse
 
 
+def _help_with_default(text: str, default, name: str) -> str:
+    """The help text plus its default, unless the text already says it or there is none."""
+    if name in REQUIRED or "default" in text or default is None or default is False:
+        return text
+    shown = ",".join(map(str, default)) if isinstance(default, list) else default
+    return f"{text} (default: {shown})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nst",
         description="Gatys-style neural style transfer on a frozen VGG (one content image, one style image).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     groups: dict[str, argparse._ArgumentGroup] = {}
     hints = typing.get_type_hints(Settings)
@@ -43,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         if "_" in field.name:
             flags.append(f"--{field.name}")
         default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
-        kwargs = {"dest": field.name, "help": meta["help"], "default": default}
+        kwargs = {"dest": field.name, "help": _help_with_default(meta["help"], default, field.name), "default": default}
         if hints[field.name] is bool:
             kwargs["action"] = "store_true"
         else:

@@ -1,6 +1,6 @@
 """Time one full optimisation step against a bare VGG forward+backward, side by side.
 
-    python benchmarks/step_time.py [--sizes 256 512] [--repeats 5] [--threads N]
+    python benchmarks/step_time.py [--sizes 256 512] [--repeats 5] [--threads N] [--optimizer adam|lbfgs]
 
 For each size it alternates the two measurements (so machine noise hits both alike),
 prints the median seconds of each, their ratio (goal: <= 1.15) and the peak memory.
@@ -24,12 +24,12 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(size: int, repeats: int, optimizer: str) -> dict:
+def measure(size: int, repeats: int, optimizer: str, aspect: float = 1.0) -> dict:
     settings = Settings(optimizer=optimizer, lbfgs_line_search="none")
     layers = list(dict.fromkeys(settings.content_layers + settings.style_layers))
     extractor = VGGFeatures(layers)
     generator = torch.Generator().manual_seed(0)
-    height = size * 3 // 4  # a typical landscape photo
+    height = round(size * aspect)
     content = torch.rand(1, 3, height, size, generator=generator)
     style = torch.rand(1, 3, height, size, generator=generator)
     objective = StyleTransferLoss(
@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam")
+    parser.add_argument("--aspect", type=float, default=1.0, help="height / width (0.75: a landscape photo)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -72,7 +73,7 @@ def main() -> None:
           f"(L-BFGS timed without line search: one evaluation per step)")
     print(f"{'size':>9} {'bare fwd+bwd s':>15} {'full step s':>12} {'ratio':>6} {'peak RSS MiB':>13}")
     for size in args.sizes:
-        row = measure(size, args.repeats, args.optimizer)
+        row = measure(size, args.repeats, args.optimizer, args.aspect)
         print(f"{row['size']:>9} {row['bare_s']:>15.3f} {row['step_s']:>12.3f} {row['ratio']:>6.3f} "
               f"{peak_rss_mib():>13.0f}", flush=True)
 

@@ -52,18 +52,20 @@ def optimisation_step(
             first.append(terms)
         return terms.total
 
-    before = image.detach().clone() if lbfgs else None
-    if lbfgs:
-        optimizer.step(closure)
-    else:
+    if not lbfgs:
         closure()
         optimizer.step()
+        with torch.no_grad():
+            image.clamp_(0.0, 1.0)
+        return first[0]
+
+    before = image.detach().clone()
+    optimizer.step(closure)
     with torch.no_grad():
         image.clamp_(0.0, 1.0)
-    if lbfgs:
-        cap_step(image, before, max_step)
-        record_clipped_step(image, before, optimizer)
-        restart_if_worse(image, before, float(first[0].total.detach()), optimizer)
+    cap_step(image, before, max_step)
+    record_clipped_step(image, before, optimizer)
+    restart_if_worse(image, before, float(first[0].total.detach()), optimizer)
     return first[0]
 
 

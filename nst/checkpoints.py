@@ -35,6 +35,8 @@ class Checkpoint:
 
 def save(directory: Path, state: dict, keep_max: int) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob(".ckpt_*.tmp*"):  # left by a writer that was killed mid-save
+        stale.unlink(missing_ok=True)
     path = directory / f"ckpt_{state['step']:06d}.pt"
     with atomic_path(path) as tmp:
         torch.save(state, tmp)

@@ -231,3 +231,15 @@ def test_step_cap_keeps_direction_and_limits_the_largest_pixel_change():
     unchanged = torch.tensor([[[[0.2, 0.1, 0.0]]]])
     cap_step(unchanged, before, 0.3)
     assert torch.allclose(unchanged, torch.tensor([[[[0.2, 0.1, 0.0]]]]))
+
+
+def test_checkpoint_save_keeps_newest_and_clears_files_of_a_killed_writer(tmp_path):
+    from nst import checkpoints
+
+    stale = tmp_path / ".ckpt_000005.pt.abc123.tmp.pt"  # what kill -9 during torch.save leaves
+    stale.write_bytes(b"half a checkpoint")
+    for step in (5, 10, 15):
+        checkpoints.save(tmp_path, {"step": step, "fingerprint": "f"}, keep_max=2)
+    assert not stale.exists()
+    assert [p.name for p in checkpoints.list_checkpoints(tmp_path)] == ["ckpt_000015.pt", "ckpt_000010.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt_000010.pt", "ckpt_000015.pt"]

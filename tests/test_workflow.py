@@ -16,6 +16,7 @@ import yaml
 from PIL import Image
 
 from conftest import job_counts, run_snakemake, snakemake_command, snakemake_env, write_test_image
+from nst.checkpoints import list_checkpoints
 from nst.samples import CONTENT_SAMPLES, STYLE_SAMPLES
 
 LOG_COLUMNS = ["step", "content_loss", "style_loss", "tv_loss", "total_loss", "lr_eff_min", "lr_eff_mean",
@@ -70,7 +71,7 @@ def test_two_by_two_grid_produces_every_output(workflow_dir):
         assert (results / "logs" / "stylise" / c / f"{s}.log").stat().st_size > 0
         benchmark = pd.read_csv(results / "benchmarks" / "stylise" / c / f"{s}.tsv", sep="\t")
         assert benchmark["max_rss"].iloc[0] > 100  # MB; the engine's peak memory, for resource tuning
-        assert any((results / "checkpoints" / c / s).glob("*.pt"))
+        assert list_checkpoints(results / "checkpoints" / c / s)
 
     summary = pd.read_csv(results / "summary.csv")
     assert len(summary) == 4
@@ -119,7 +120,7 @@ def test_killed_run_resumes_from_its_checkpoint_and_matches_an_uninterrupted_run
                              stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 300
-        while not any(checkpoints.glob("*.pt")):
+        while not list_checkpoints(checkpoints):  # a finished file, not the temp file being written
             assert first.poll() is None, "Snakemake ended before the first checkpoint"
             assert time.monotonic() < deadline, "no checkpoint within 5 minutes"
             time.sleep(0.05)

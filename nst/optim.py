@@ -9,6 +9,9 @@ from .losses import LossTerms, StyleTransferLoss
 from .settings import Settings
 
 
+LINE_SEARCH_MAX_TRIALS = 25
+
+
 def make_optimizer(image: torch.Tensor, settings: Settings) -> torch.optim.Optimizer:
     if settings.optimizer == "adam":
         return torch.optim.Adam(
@@ -22,6 +25,11 @@ def make_optimizer(image: torch.Tensor, settings: Settings) -> torch.optim.Optim
         [image],
         lr=1.0,
         max_iter=1,
+        # torch gives the line search max_eval - 1 trials and defaults max_eval to
+        # max_iter * 5 // 4, which for one iteration is 1: no trial left, and after the
+        # first rejected point it returns t = 0, freezing the image. 25 is torch's own
+        # default for a line search.
+        max_eval=1 + LINE_SEARCH_MAX_TRIALS,
         history_size=settings.lbfgs_history,
         line_search_fn=None if settings.lbfgs_line_search == "none" else settings.lbfgs_line_search,
         # Our losses are ~1e5..1e12; torch's default tolerances would only stop a converged run.

@@ -243,3 +243,22 @@ def test_checkpoint_save_keeps_newest_and_clears_files_of_a_killed_writer(tmp_pa
     assert not stale.exists()
     assert [p.name for p in checkpoints.list_checkpoints(tmp_path)] == ["ckpt_000015.pt", "ckpt_000010.pt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt_000010.pt", "ckpt_000015.pt"]
+
+
+def test_lbfgs_strong_wolfe_recovers_from_a_rejected_trial_step():
+    from nst.optim import make_optimizer, optimisation_step
+    from nst.settings import Settings
+
+    target = torch.tensor([0.8, 0.7, 0.6, 0.75]).view(1, 1, 2, 2)
+
+    def soft_valley(x):  # flat far from the target: the first curvature guess is far too small
+        total = torch.log(torch.cosh(20 * (x - target))).sum()
+        return LossTerms(total, total, total, total)
+
+    image = torch.full((1, 1, 2, 2), 0.1, requires_grad=True)
+    optimizer = make_optimizer(image, Settings(optimizer="lbfgs", lbfgs_line_search="strong_wolfe"))
+    for _ in range(8):
+        optimisation_step(image, optimizer, soft_valley)
+    # With torch's default evaluation budget the search had no trial left after rejecting
+    # t = 1, returned t = 0, and the image froze at 0.35 for good.
+    assert torch.allclose(image.detach(), target, atol=1e-3)

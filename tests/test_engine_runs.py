@@ -61,9 +61,11 @@ def test_twenty_steps_lower_the_total_loss(images, tmp_path, optimizer):
         assert 0 < float(rows[-1]["lr_eff_min"]) <= float(rows[-1]["lr_eff_mean"]) <= float(rows[-1]["lr_eff_max"])
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs", "lbfgs+strong_wolfe"])
 def test_stop_and_resume_equals_a_straight_run(images, tmp_path, optimizer):
-    common = ["--optimizer", optimizer, "--ckpt-every", 5, "--save-every", 5, "--seed", 3, "--init", "noise"]
+    optimizer, _, line_search = optimizer.partition("+")
+    common = ["--optimizer", optimizer, "--ckpt-every", 5, "--save-every", 5, "--seed", 3, "--init", "noise",
+              *(["--lbfgs-line-search", line_search] if line_search else [])]
     straight = run_cli(images, tmp_path / "straight", "--nsteps", 20, *common)
     stopped = run_cli(images, tmp_path / "resumed", "--nsteps", 10, *common)
     assert sorted(p.name for p in (stopped / "checkpoints").iterdir()) == [

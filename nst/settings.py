@@ -62,8 +62,8 @@ class Settings:
     adam_epsilon: float = option(1e-7, "Adam epsilon")
     # Off by default: at 256 px strong-Wolfe takes ~2 evaluations a step, and at equal
     # wall time plain steps reach a lower loss (measured 5.9e7 vs 7.9e7, 3.0e7 vs 3.8e7).
-    lbfgs_line_search: str = option("none", "L-BFGS line search (strong_wolfe: up to 25 extra evaluations "
-                                    "per step, about 2 on average)", choices=["none", "strong_wolfe"])
+    lbfgs_line_search: str = option("none", "L-BFGS line search (strong_wolfe: up to 26 evaluations a step, "
+                                    "about 2 on average at 256 px)", choices=["none", "strong_wolfe"])
     lbfgs_max_step: float = option(0.3, "L-BFGS: largest change of any pixel in one step, as a fraction of the "
                                    "[0,1] range (0: no cap); a cheap trust region against early overshoots")
     lbfgs_history: int = option(10, "L-BFGS history size (pairs kept; each costs two image-sized vectors in memory and in every checkpoint)")

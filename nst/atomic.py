@@ -29,6 +29,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def remove_leftovers(directory: str | os.PathLike, pattern: str = "*") -> None:
+    """Delete temp files that ``atomic_path`` left for targets matching ``pattern`` (a killed writer)."""
+    for leftover in Path(directory).glob(f".{pattern}.*.tmp*"):
+        leftover.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[IO]:
     """``open()`` whose result appears at ``path`` only once the block has finished."""

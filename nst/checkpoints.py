@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_path
+from .atomic import atomic_path, remove_leftovers
 from .errors import NSTError
 
 NAME = re.compile(r"ckpt_(\d{6,})\.pt")
@@ -35,8 +35,7 @@ class Checkpoint:
 
 def save(directory: Path, state: dict, keep_max: int) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob(".ckpt_*.tmp*"):  # left by a writer that was killed mid-save
-        stale.unlink(missing_ok=True)
+    remove_leftovers(directory, "ckpt_*.pt")  # a writer killed mid-save
     path = directory / f"ckpt_{state['step']:06d}.pt"
     with atomic_path(path) as tmp:
         torch.save(state, tmp)

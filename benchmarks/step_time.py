@@ -14,10 +14,10 @@ import time
 
 import torch
 
-from nst.losses import StyleTransferLoss
-from nst.model import VGGFeatures
-from nst.optim import make_optimizer, optimisation_step
-from nst.settings import Settings
+from nst.engine.losses import StyleTransferLoss
+from nst.engine.model import VGGFeatures
+from nst.engine.optimisers import make_optimizer, optimisation_step
+from nst.engine.settings import Settings
 
 
 def peak_rss_mib() -> float:
@@ -32,10 +32,7 @@ def measure(size: int, repeats: int, optimizer: str, aspect: float = 1.0) -> dic
     height = round(size * aspect)
     content = torch.rand(1, 3, height, size, generator=generator)
     style = torch.rand(1, 3, height, size, generator=generator)
-    objective = StyleTransferLoss(
-        extractor, content, style, settings.content_layers, settings.style_layers,
-        settings.style_layer_weights, settings.content_weight, settings.style_weight, settings.tv_weight,
-    )
+    objective = StyleTransferLoss.from_settings(extractor, content, style, settings)
     image = content.clone().requires_grad_(True)
     opt = make_optimizer(image, settings)
     bare_input = content.clone().requires_grad_(True)
@@ -46,7 +43,7 @@ def measure(size: int, repeats: int, optimizer: str, aspect: float = 1.0) -> dic
         deepest.sum().backward()
 
     def step():
-        optimisation_step(image, opt, objective, settings.lbfgs_max_step)
+        optimisation_step(image, opt, objective)
 
     bare(), step()  # warm-up: oneDNN picks its kernels on the first call
     times = {"bare": [], "step": []}

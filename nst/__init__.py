@@ -1,12 +1,15 @@
-"""Gatys-style neural style transfer on a frozen VGG, with logs, checkpoints and exact resume."""
+"""Neural style transfer grids.
+
+Three parts, imported one way:
+
+* :mod:`nst.engine` stylises one pair (torch; never imports the review code);
+* :mod:`nst.review` summarises, plots and reports results (pandas, matplotlib, Jinja2; no torch);
+* :mod:`nst.samples` writes the sample image set.
+
+Shared by all: :mod:`nst.layout` (every path), :mod:`nst.record` (the run record and log),
+:mod:`nst.image_files`, :mod:`nst.atomic`, :mod:`nst.errors`; :mod:`nst.planning` plans the
+workflow's grid.
+"""
 from .errors import NSTError
-from .settings import Settings
 
-__all__ = ["NSTError", "Settings", "stylise"]
-
-
-def stylise(settings: Settings) -> dict:
-    """Run one stylisation (see :func:`nst.engine.stylise`)."""
-    from .engine import stylise as run
-
-    return run(settings)
+__all__ = ["NSTError"]

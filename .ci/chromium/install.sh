@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install Debian's headless-capable Chromium for tests/test_report_browser.py,
+# Install Debian's headless-capable Chromium for tests/review/test_report_browser.py,
 # which opens the HTML report over file:// and checks images and the console.
 # Idempotent: returns at once when chromium is already on PATH. Needs root (or sudo).
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install Debian's SLURM (slurmctld, slurmd, client tools) and munge for the
-# single-node test cluster of tests/test_slurm.py. Idempotent: returns at once
+# single-node test cluster of tests/workflow/test_slurm.py. Idempotent: returns at once
 # when everything is installed. Runs as root (or through sudo).
 set -euo pipefail
 

@@ -1,16 +1,16 @@
 rule plot_losses:
     input:
-        f"{RUN}_log.csv",
+        str(RUN.log_csv),
     output:
         report(
-            "results/plots/{content}/{style}.png",
+            str(PLOT),
             caption="../report/plots.rst",
             category="{content}",
             subcategory="{style}",
             labels={"content": "{content}", "style": "{style}", "figure": "loss curves"},
         ),
     log:
-        "results/logs/plot_losses/{content}/{style}.log",
+        str(RESULTS.job_log("plot_losses", "{content}", "{style}")),
     params:
         title="{content} × {style}",
     localrule: True
@@ -22,20 +22,20 @@ rule plot_losses:
 
 rule grid:
     input:
-        finals=pair_paths(f"{RUN}_final.png"),
-        contents=list(CONTENT.values()),
+        finals=every_pair(RUN.final),
+        contents=list(CONTENTS.values()),
         styles=list(STYLES.values()),
     output:
         report(
-            "results/grid.png",
+            str(RESULTS.contact_sheet),
             caption="../report/grid.rst",
             category="Overview",
             labels={"figure": "contact sheet"},
         ),
     log:
-        "results/logs/grid.log",
+        str(RESULTS.log("grid")),
     params:
-        contents=CONTENT,
+        contents=CONTENTS,
         styles=STYLES,
         pairs=PAIRS,
     localrule: True

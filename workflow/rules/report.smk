@@ -1,29 +1,26 @@
-# The browsable comparison report, results/report/index.html (see nst/report.py).
-# `rule report` runs when every pair finished. When a pair failed under --keep-going,
-# Snakemake never runs a rule whose inputs are missing, so the `onerror` handler below
-# builds the same report from whatever exists: finished pairs show their results,
-# failed ones the engine's error line.
+# The browsable comparison report (see nst/review/report.py). `rule report` runs when
+# every pair finished. When a pair failed under --keep-going, Snakemake never runs a
+# rule whose inputs are missing, so `onerror` builds the same report from whatever
+# exists: finished pairs show their results, failed ones the error in their run record.
 
 
 rule report:
     input:
-        summary="results/summary.csv",
-        grid="results/grid.png",
-        plots=pair_paths("results/plots/{content}/{style}.png"),
-        finals=pair_paths(f"{RUN}_final.png"),
-        run_jsons=pair_paths(f"{RUN}_run.json"),
-        log_csvs=pair_paths(f"{RUN}_log.csv"),
-        contents=list(CONTENT.values()),
+        summary=str(RESULTS.summary),
+        grid=str(RESULTS.contact_sheet),
+        plots=every_pair(PLOT),
+        finals=every_pair(RUN.final),
+        log_csvs=every_pair(RUN.log_csv),
+        contents=list(CONTENTS.values()),
         styles=list(STYLES.values()),
     output:
-        "results/report/index.html",
+        str(RESULTS.report.index),
     log:
-        "results/logs/report.log",
+        str(RESULTS.log("report")),
     params:
-        results=lambda wildcards, output: str(Path(output[0]).parents[1]),
-        contents=CONTENT,
+        contents=CONTENTS,
         styles=STYLES,
-        settings=report_settings(),
+        settings=PLAN.report_settings(),
     localrule: True
     conda:
         "../envs/nst.yaml"
@@ -32,4 +29,11 @@ rule report:
 
 
 onerror:
-    build_report_after_failure()
+    # Never raises: the jobs' own failure is what Snakemake must report.
+    try:
+        from nst.review.report import build_report_from_results
+
+        index, finished = build_report_from_results(RESULTS.root, CONTENTS, STYLES, PLAN.report_settings(), PLAN.budget)
+        print(f"Some jobs failed; report of the {finished} finished pair(s): {index}", file=sys.stderr)
+    except Exception as error:  # noqa: BLE001
+        print(f"Some jobs failed, and the partial report could not be built: {error}", file=sys.stderr)

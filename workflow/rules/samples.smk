@@ -1,14 +1,14 @@
 # Only defined when an image folder is empty and `samples: true`: fills it with the
 # bundled samples (with SOURCES.md), so a fresh clone has a 5 x 5 grid to render.
-if SAMPLE_FOLDERS:
+if PLAN.sample_folders:
 
     rule make_samples:
         output:
-            [path for kind in SAMPLE_FOLDERS for path in sample_outputs(kind)],
+            [path for kind in PLAN.sample_folders for path in PLAN.sample_outputs(kind)],
         log:
-            "results/logs/make_samples.log",
+            str(RESULTS.log("make_samples")),
         params:
-            folders=SAMPLE_FOLDERS,
+            folders=PLAN.sample_folders,
         localrule: True
         conda:
             "../envs/nst.yaml"

@@ -3,7 +3,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from nst.grid import contact_sheet  # noqa: E402
+from nst.review.contact_sheet import contact_sheet  # noqa: E402
 
 # input.finals follows params.pairs (both built from PAIRS in common.smk)
 results = dict(zip(map(tuple, snakemake.params.pairs), snakemake.input.finals))

@@ -3,6 +3,6 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from nst.plots import plot_losses  # noqa: E402
+from nst.review.plots import plot_losses  # noqa: E402
 
 plot_losses(snakemake.input[0], snakemake.output[0], title=snakemake.params.title)

@@ -1,14 +1,15 @@
 """Snakemake adapter: the HTML comparison report (grid, a page per pair, summary table)."""
 import sys
-from pathlib import Path
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from nst.report import build_report  # noqa: E402
+from nst.layout import Results  # noqa: E402
+from nst.review.report import build_report  # noqa: E402
 
+results = Results()
 build_report(
-    snakemake.params.results,
-    Path(snakemake.output[0]).parent,
+    results.root,
+    results.report.folder,
     snakemake.params.contents,
     snakemake.params.styles,
     settings=snakemake.params.settings,

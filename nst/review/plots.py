@@ -1,0 +1,98 @@
+"""Loss and effective-learning-rate plot of one run, from its per-step log (:mod:`nst.record`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as ticker  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ..atomic import atomic_path  # noqa: E402
+from ..record import LOSS_COLUMNS, read_log  # noqa: E402
+
+LOSS_LABELS = dict(zip(LOSS_COLUMNS, ["content", "style", "TV", "total"]))
+LR_COLUMNS = ["lr_eff_min", "lr_eff_mean", "lr_eff_max"]
+PRODUCT_COLUMN = "lr_eff_max_x_lipschitz"
+NO_LR_NOTE = "no effective learning rate (L-BFGS)"
+
+
+def _positive(series: pd.Series) -> pd.Series:
+    """Values that can go on a log axis (others become NaN, so the line shows a gap)."""
+    values = pd.to_numeric(series, errors="coerce")
+    return values.where(values > 0)
+
+
+def plot_losses(csv_path: str | Path, out_png: str | Path, title: str | None = None) -> None:
+    """Write :func:`loss_figure` of ``csv_path`` to ``out_png`` (atomically)."""
+    fig = loss_figure(csv_path, title)
+    try:
+        with atomic_path(out_png) as tmp:
+            fig.savefig(tmp, format="png", dpi=100)
+    finally:
+        plt.close(fig)
+
+
+def loss_figure(csv_path: str | Path, title: str | None = None) -> plt.Figure:
+    """Two panels: weighted losses vs step (log y), and the effective learning-rate band (log y)."""
+    log = read_log(csv_path)
+    step = log["step"]
+    fig, (loss_ax, lr_ax) = plt.subplots(2, 1, sharex=True, figsize=(7, 6), height_ratios=[3, 2],
+                                         layout="constrained")
+    fig.suptitle(title or Path(csv_path).stem)
+
+    plotted = 0
+    for column, label in LOSS_LABELS.items():
+        values = _positive(log[column])
+        if values.notna().any():  # all-blank or all non-positive: nothing to show on a log axis
+            total = column == "total_loss"
+            loss_ax.plot(step[values.notna()], values.dropna(), label=label,
+                         color="black" if total else None, linewidth=2 if total else 1.2)
+            plotted += 1
+    if plotted:
+        loss_ax.set_yscale("log")
+        loss_ax.legend(loc="best")
+    else:
+        loss_ax.text(0.5, 0.5, "no positive losses logged", ha="center", va="center", transform=loss_ax.transAxes)
+    loss_ax.set_ylabel("weighted loss")
+    loss_ax.grid(True, which="major", alpha=0.3)
+
+    _plot_learning_rate(lr_ax, log)
+    lr_ax.set_xlabel("step")
+    return fig
+
+
+def _plot_learning_rate(ax, log: pd.DataFrame) -> None:
+    step = log["step"]
+    lr = {c: _positive(log[c]) if c in log.columns else pd.Series(np.nan, index=log.index) for c in LR_COLUMNS}
+    if not any(values.notna().any() for values in lr.values()):
+        ax.text(0.5, 0.5, NO_LR_NOTE, ha="center", va="center", transform=ax.transAxes)
+        ax.set_yticks([])
+        return
+    band = lr["lr_eff_min"].notna() & lr["lr_eff_max"].notna()
+    ax.fill_between(step[band], lr["lr_eff_min"][band], lr["lr_eff_max"][band], alpha=0.3,
+                    label="effective lr (min..max)")
+    mean = lr["lr_eff_mean"].notna()
+    ax.plot(step[mean], lr["lr_eff_mean"][mean], label="effective lr (mean)")
+    ax.set_yscale("log")
+    ax.set_ylabel("effective learning rate")
+    ax.grid(True, which="major", alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+
+    product = _positive(log[PRODUCT_COLUMN]) if PRODUCT_COLUMN in log.columns else None
+    if product is not None and product.notna().any():
+        twin = ax.twinx()
+        twin.plot(step[product.notna()], product.dropna(), "o-", color="tab:red", markersize=3,
+                  label="lipschitz x max lr")
+        # gradient descent on an L-smooth function diverges once step size x L exceeds 2
+        twin.axhline(2.0, color="tab:red", linestyle=":", linewidth=1, label="stability bound 2")
+        twin.set_yscale("log")
+        twin.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        twin.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
+        twin.set_ylabel("lipschitz x max lr", color="tab:red")
+        more_handles, more_labels = twin.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    ax.legend(handles, labels, loc="best", fontsize="small")

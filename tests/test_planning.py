@@ -1,0 +1,192 @@
+"""Planning the grid (nst/planning.py): pure functions, milliseconds each, no Snakemake."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nst.engine.settings import params_schema_yaml
+from nst.planning import (ConfigError, Plan, check_overrides, engine_flags, find_images, image_id, make_plan,
+                          mem_mb, pick_budget, resolve_device, runtime_minutes, unique_ids, validate_config)
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMAS = REPO / "workflow" / "schemas"
+SAMPLE_NAMES = {"content": ["astronaut", "chelsea"], "style": ["waves"]}
+
+
+def repo_config(**changes) -> dict:
+    return {**yaml.safe_load((REPO / "config.yaml").read_text()), **changes}
+
+
+def touch(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    return path
+
+
+# --- config checks ---------------------------------------------------------------------------
+
+def test_committed_params_schema_is_generated_from_the_settings_table():
+    committed = (SCHEMAS / "params.schema.yaml").read_text()
+    assert committed == params_schema_yaml(), (
+        "workflow/schemas/params.schema.yaml is stale: run "
+        "`python -m nst.engine.settings > workflow/schemas/params.schema.yaml`")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"colour": "blue"}, "config: Additional properties are not allowed ('colour' was unexpected)"),
+    ({"params": {"nsteps": 0}}, "config key params.nsteps: 0 is less than the minimum of 1"),
+    ({"params": {"size": 16}}, "config key params.size: 16 is less than the minimum of 32"),
+    ({"params": {"adam_beta_1": 1.0}}, "config key params.adam_beta_1: 1.0 is greater than or equal to the maximum of 1"),
+    ({"params": {"adam_learning_rate": 0}}, "config key params.adam_learning_rate: 0 is less than or equal to the minimum of 0"),
+    ({"params": {"style_layer_weights": [1, -1]}}, "config key params.style_layer_weights"),
+    ({"params": {"optimizer": "sgd"}}, "config key params.optimizer: 'sgd' is not one of ['adam', 'lbfgs']"),
+    ({"params": {"device": "cpu"}}, "config key params: Additional properties are not allowed ('device'"),
+    ({"style_overrides": {"x": {"tv_weight": "a lot"}}}, "config key style_overrides.x.tv_weight: 'a lot' is not of type 'number'"),
+    ({"pair_overrides": {"no-slash": {}}}, "config key pair_overrides: 'no-slash' does not match"),
+])
+def test_config_errors_name_the_key(change, message):
+    with pytest.raises(ConfigError) as error:
+        validate_config(repo_config(**change), SCHEMAS)
+    assert str(error.value).startswith(message)
+
+
+def test_schema_defaults_are_filled_in():
+    config = repo_config()
+    del config["content_dir"], config["samples"]
+    checked = validate_config(config, SCHEMAS)
+    assert checked["content_dir"] == "content_files" and checked["samples"] is True
+    assert "content_dir" not in config  # the caller's dict is left alone
+
+
+# --- images and ids ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stem, expected", [
+    ("my café", "my_cafe"), ("a b é", "a_b_e"), (".hidden", "hidden"), ("-flag", "flag"),
+    ("x.y", "x.y"), ("日本", "image"), ("a/b", "a_b"), ("trail.", "trail"),
+])
+def test_image_id(stem, expected):
+    assert image_id(stem) == expected
+
+
+def test_clashing_ids_get_the_extension_then_a_hash():
+    ids = unique_ids([Path("s/x.png"), Path("s/x.jpg"), Path("s/y z.png"), Path("s/y_z.png"), Path("s/B.png")])
+    assert list(ids)[:1] == ["B"]  # grid order ignores case
+    assert ids["x-png"] == "s/x.png" and ids["x-jpg"] == "s/x.jpg"
+    hashed = [i for i in ids if i.startswith("y_z-png-")]
+    assert len(hashed) == 2 and {ids[i] for i in hashed} == {"s/y z.png", "s/y_z.png"}
+    assert len({i.lower() for i in ids}) == 5
+
+
+def test_folder_scan_accepts_what_pillow_reads_and_lists_the_rest(tmp_path):
+    folder = tmp_path / "content"
+    for name in ["a.JPG", "b.bmp", "c.gif", "d.webp", "notes.txt", "scan.psd", "README.md", ".DS_Store", ".e.png"]:
+        touch(folder / name)
+    images = find_images({"content_dir": str(folder), "samples": True}, "content", SAMPLE_NAMES["content"])
+    assert sorted(images.paths) == ["a", "b", "c", "d"]
+    assert images.left_out == ["notes.txt", "scan.psd"] and not images.from_samples
+
+
+def test_empty_folder_gets_the_samples_or_an_error(tmp_path):
+    folder = tmp_path / "style"
+    touch(folder / "README.md")
+    config = {"style_dir": str(folder), "samples": True}
+    images = find_images(config, "style", SAMPLE_NAMES["style"])
+    assert images.from_samples and images.paths == {"waves": str(folder / "waves.png")}
+    with pytest.raises(ConfigError, match=f"config key style_dir: folder '{folder}' has no images"):
+        find_images({**config, "samples": False}, "style", SAMPLE_NAMES["style"])
+    with pytest.raises(ConfigError, match="config key style_dir: folder '.*nowhere' does not exist"):
+        find_images({**config, "style_dir": str(tmp_path / "nowhere")}, "style", [])
+
+
+def test_listed_images_must_exist_and_be_images(tmp_path):
+    photo, text = touch(tmp_path / "my cat.webp"), touch(tmp_path / "cat.txt")
+    images = find_images({"content_images": [str(photo)]}, "content", [])
+    assert images.paths == {"my_cat": str(photo)}
+    with pytest.raises(ConfigError, match="config key content_images: .*gone.png: no such file"):
+        find_images({"content_images": [str(tmp_path / "gone.png")]}, "content", [])
+    with pytest.raises(ConfigError, match="config key content_images: .*cat.txt: not one of .jpg"):
+        find_images({"content_images": [str(text)]}, "content", [])
+
+
+# --- device, budget, settings -------------------------------------------------------------------
+
+def test_device_and_budget():
+    assert resolve_device("cuda:1") == "cuda:1" and resolve_device("cpu") == "cpu"
+    assert pick_budget("auto", "cuda:0") == "full" and pick_budget("auto", "cpu") == "preview"
+    assert pick_budget("auto", "mps") == "preview" and pick_budget("full", "cpu") == "full"
+
+
+def test_planning_imports_no_torch_unless_device_auto():
+    code = ("import sys, nst.planning as p; p.resolve_device('cpu'); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def plan_of(tmp_path: Path, **changes) -> Plan:
+    for kind, names in (("content", ["harbour"]), ("style", ["waves", "dots"])):
+        for name in names:
+            touch(tmp_path / kind / f"{name}.png")
+    config = repo_config(content_dir=str(tmp_path / "content"), style_dir=str(tmp_path / "style"), device="cpu",
+                         **changes)
+    return make_plan(config, SCHEMAS, SAMPLE_NAMES)
+
+
+def test_settings_resolve_budget_then_params_then_style_then_pair(tmp_path):
+    plan = plan_of(tmp_path, params={"seed": 3, "size": 48},
+                   style_overrides={"waves": {"style_weight": 0.5, "seed": 4}},
+                   pair_overrides={"harbour/waves": {"nsteps": 7, "seed": 5}})
+    assert plan.budget == "preview" and plan.pairs == [("harbour", "dots"), ("harbour", "waves")]
+    waves, dots = plan.settings("harbour", "waves"), plan.settings("harbour", "dots")
+    assert waves["size"] == dots["size"] == 48  # params beat the budget's 256
+    assert dots["optimizer"] == "lbfgs" and dots["nsteps"] == 60  # from the preview budget
+    assert (waves["nsteps"], waves["seed"], waves["style_weight"]) == (7, 5, 0.5)
+    assert (dots["seed"], "style_weight" not in dots) == (3, True)
+
+
+def test_engine_command_flags(tmp_path):
+    plan = plan_of(tmp_path, params={"style_layers": ["block1_conv1", "block2_conv1"], "weights": "my file.pt"})
+    flags = plan.engine_flags("harbour", "waves")
+    assert flags.startswith("--output-dir=results/runs/harbour/waves --name=harbour__waves "
+                            "--ckpt-dir=results/checkpoints/harbour/waves --resume --on-mismatch=restart ")
+    assert " --style-layers=block1_conv1,block2_conv1 " in flags
+    assert " --weights='my file.pt' " in flags and flags.endswith(" --device=cpu")
+    assert engine_flags({"name": "-x", "content_weight": 1e4}) == "--name=-x --content-weight=10000.0"
+
+
+def test_resources_grow_with_size_steps_and_attempts():
+    preview = {"size": 256, "optimizer": "lbfgs", "nsteps": 60}
+    # 1300 MB + 3000 MB x 0.065536 megapixels
+    assert mem_mb(preview, "cpu") == 1496 and mem_mb(preview, "cpu", attempt=2) == 2993
+    assert mem_mb({}, "cuda:0") == int(3000 + 3000 * 0.262144)  # engine default size 512
+    # 5 min + 2 x (60 steps x 30 s x 0.065536 x 1.5 for L-BFGS) / 60
+    assert runtime_minutes(preview, "cpu") == 10 and runtime_minutes(preview, "cpu", attempt=3) == 30
+    assert runtime_minutes({"size": 512, "style_size": 1024, "nsteps": 1000}, "cuda") == int(5 + 2 * 1000 * 0.3 * 1.048576 / 60)
+
+
+def test_unknown_override_ids_and_shared_sample_folder(tmp_path):
+    with pytest.raises(ConfigError, match="config key style_overrides: unknown style id 'nope' \\(style ids: a\\)"):
+        check_overrides({"style_overrides": {"nope": {}}, "pair_overrides": {}}, {"c": ""}, {"a": ""})
+    with pytest.raises(ConfigError, match="config key pair_overrides: unknown pair 'c/nope'"):
+        check_overrides({"style_overrides": {}, "pair_overrides": {"c/nope": {}}}, {"c": ""}, {"a": ""})
+    touch(tmp_path / "same" / "README.md")
+    config = repo_config(content_dir=str(tmp_path / "same"), style_dir=str(tmp_path / "same"), device="cpu")
+    with pytest.raises(ConfigError, match="both name the same empty folder"):
+        make_plan(config, SCHEMAS, SAMPLE_NAMES)
+
+
+def test_samples_plan_and_warnings(tmp_path):
+    touch(tmp_path / "content" / "README.md")
+    touch(tmp_path / "content" / "notes.txt")
+    touch(tmp_path / "style" / "waves.png")
+    config = repo_config(content_dir=str(tmp_path / "content"), style_dir=str(tmp_path / "style"), device="cpu")
+    plan = make_plan(config, SCHEMAS, SAMPLE_NAMES)
+    assert plan.sample_folders == {"content": str(tmp_path / "content")}
+    assert plan.sample_outputs("content") == [str(tmp_path / "content" / f"{n}.png") for n in ["astronaut", "chelsea"]] + [
+        f"{tmp_path / 'content'}/SOURCES.md", f"{tmp_path / 'content'}/sources.json"]
+    assert plan.warnings() == [f"{tmp_path / 'content'}: not images, left out of the grid "
+                               "(use .jpg, .jpeg, .png, .webp, .tif, .tiff, .bmp, .gif): notes.txt"]

@@ -16,7 +16,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/samples.smk"
 include: "workflow/rules/stylise.smk"
-include: "workflow/rules/plots.smk"
+include: "workflow/rules/grid.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/report.smk"
 

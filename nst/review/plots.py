@@ -1,6 +1,7 @@
 """Loss and effective-learning-rate plot of one run, from its per-step log (:mod:`nst.record`)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -96,3 +97,24 @@ def _plot_learning_rate(ax, log: pd.DataFrame) -> None:
         more_handles, more_labels = twin.get_legend_handles_labels()
         handles, labels = handles + more_handles, labels + more_labels
     ax.legend(handles, labels, loc="best", fontsize="small")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m nst.review.plots LOG_CSV OUT_PNG [--title T]``: what the workflow's stylise job runs last."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m nst.review.plots", description=main.__doc__)
+    parser.add_argument("log_csv")
+    parser.add_argument("out_png")
+    parser.add_argument("--title")
+    args = parser.parse_args(argv)
+    try:
+        plot_losses(args.log_csv, args.out_png, title=args.title)
+    except ValueError as error:
+        print(f"plots: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -74,3 +74,15 @@ def test_unusable_logs_are_refused_naming_the_file(tmp_path, text, message):
         plots.plot_losses(csv_path, tmp_path / "out.png")
     assert str(csv_path) in str(error.value)
     assert not (tmp_path / "out.png").exists()
+
+
+def test_command_line_plots_a_log_or_names_the_bad_file(runs, tmp_path, capsys):
+    out = tmp_path / "cli.png"
+    assert plots.main([str(runs["lbfgs"].log_csv), str(out), "--title", "c × s"]) == 0
+    with Image.open(out) as image:
+        assert image.size == (700, 600)
+    empty = tmp_path / "empty_log.csv"
+    empty.write_text("")
+    assert plots.main([str(empty), str(tmp_path / "no.png")]) == 1
+    assert capsys.readouterr().err == f"plots: error: {empty}: empty log file (no header, no rows)\n"
+    assert not (tmp_path / "no.png").exists()

@@ -53,12 +53,9 @@ def every_pair(pattern):
     return [pattern.format(content=content, style=style) for content, style in PAIRS]
 
 
-def content_image(wildcards):
-    return CONTENTS[wildcards.content]
-
-
-def style_image(wildcards):
-    return STYLES[wildcards.style]
+def pair_inputs(wildcards):
+    """The pair's two images (one input function, not two: 10,000 pairs parse faster)."""
+    return {"content": CONTENTS[wildcards.content], "style": STYLES[wildcards.style]}
 
 
 def engine_flags(wildcards):

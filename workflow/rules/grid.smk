@@ -1,23 +1,4 @@
-rule plot_losses:
-    input:
-        str(RUN.log_csv),
-    output:
-        report(
-            str(PLOT),
-            caption="../report/plots.rst",
-            category="{content}",
-            subcategory="{style}",
-            labels={"content": "{content}", "style": "{style}", "figure": "loss curves"},
-        ),
-    log:
-        str(RESULTS.job_log("plot_losses", "{content}", "{style}")),
-    params:
-        title="{content} × {style}",
-    localrule: True
-    conda:
-        "../envs/nst.yaml"
-    script:
-        "../scripts/plot_losses.py"
+# The contact sheet: content rows x style columns, inputs along the top and left.
 
 
 rule grid:

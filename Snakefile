@@ -28,4 +28,3 @@ localrules:
 rule all:
     input:
         get_final_output(),
-        "results/report/index.html",

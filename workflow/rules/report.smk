@@ -8,9 +8,8 @@ rule report:
     input:
         summary=str(RESULTS.summary),
         grid=str(RESULTS.contact_sheet),
+        # Each pair's final image and log come from the job that draws its plot.
         plots=every_pair(PLOT),
-        finals=every_pair(RUN.final),
-        log_csvs=every_pair(RUN.log_csv),
         contents=list(CONTENTS.values()),
         styles=list(STYLES.values()),
     output:

@@ -1,11 +1,11 @@
 # One row per pair, from the run records (read through nst.record; a finished pair's
-# final image is the input, since the record itself is not a declared output).
+# final image is the input, since the record itself is not a declared output, and the
+# log comes from the same job).
 
 
 rule summary:
     input:
         finals=every_pair(RUN.final),
-        logs=every_pair(RUN.log_csv),
     output:
         report(
             str(RESULTS.summary),

@@ -79,7 +79,7 @@ def dry_run(checkout: Path, workdir: Path) -> tuple[float, float, dict[str, int]
                "--configfile", str(workdir / "bench.yaml")]
     env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     cpu_start, start = cpu_seconds_of_children(), time.perf_counter()
-    result = subprocess.run(command, cwd=workdir, env=env, text=True,
+    result = subprocess.run(command, check=False, cwd=workdir, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     seconds, cpu = time.perf_counter() - start, cpu_seconds_of_children() - cpu_start
     if result.returncode != 0:
@@ -96,6 +96,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="runs per checkout (default 1)")
     args = parser.parse_args()
     checkouts = dict(args.checkout)
+    if len(checkouts) < len(args.checkout):
+        parser.error("--checkout: each NAME once")
+    if min(args.contents, args.styles, args.repeats) < 1:
+        parser.error("--contents, --styles and --repeats must be at least 1")
     expected = args.contents * args.styles
 
     print(f"python {platform.python_version()}, snakemake {version('snakemake')}, "

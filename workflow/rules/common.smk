@@ -71,5 +71,9 @@ def stylise_runtime(wildcards, attempt):
 
 
 def get_final_output():
-    """The report, which needs everything else (listing 20,000 files again slows planning)."""
-    return [str(RESULTS.report.index)]
+    """Every pair's final image, and the report (which needs everything else).
+
+    The final images must be named here: after a failure `onerror` writes a partial
+    report at the report's own path, and a rerun would otherwise find it and stop.
+    """
+    return [*every_pair(RUN.final), str(RESULTS.report.index)]

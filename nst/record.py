@@ -22,6 +22,10 @@ LOG_COLUMNS = [
     "lr_eff_min", "lr_eff_mean", "lr_eff_max", "lipschitz", "lr_eff_max_x_lipschitz", "elapsed_s",
 ]
 
+# Quality of a finished run (nst.engine.metrics), in ``result["metrics"]`` of its record.
+METRIC_COLUMNS = ["content_ssim", "content_distance", "style_distance", "colour_distance_content",
+                  "colour_distance_style"]
+
 # What the engine writes: "running" while it works, then "finished" or "failed" (with ``error``).
 RUNNING, FINISHED, FAILED = "running", "finished", "failed"
 # What a reader may conclude besides: no record at all, or one it cannot read.

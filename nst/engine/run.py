@@ -23,6 +23,7 @@ from ..record import FAILED, FINISHED, RunRecord, write_log, write_record
 from . import checkpoints
 from .images import load_tensor, resize_tensor, save_tensor
 from .losses import StyleTransferLoss
+from .metrics import QualityMeter
 from .model import VGGFeatures
 from .observers import Checkpoints, Observer, Progress, Snapshots, StepLog, environment
 from .optimisers import make_optimizer, optimisation_step
@@ -191,6 +192,7 @@ def finish(run: Run, record: RunRecord, first_step: int, session_started: float)
         "session_time_s": round(time.perf_counter() - session_started, 3),
         "s_per_step": round(loop_time / steps_run, 4) if steps_run else None,
         "final": final,
+        "metrics": QualityMeter(run.device).measure(run.image, run.content, run.style),
     }
     write_record(run.files.record, record)
 

@@ -19,11 +19,12 @@ import pandas as pd
 from ..atomic import atomic_open
 from ..layout import RunFiles
 from ..record import LOSS_COLUMNS as LOSSES
-from ..record import RunRecord, is_missing, read_log, read_record
+from ..record import METRIC_COLUMNS, RunRecord, is_missing, read_log, read_record
+
 # parameters that get a fixed column near the front
 KEY_PARAMETERS = ["optimizer", "size", "nsteps", "content_weight", "style_weight", "tv_weight"]
 COLUMNS = ["content", "style", "name", "status", "error", "steps", "wall_time_s", "s_per_step", "device",
-           *KEY_PARAMETERS, *(f"final_{loss}" for loss in LOSSES), "resumed_from_step", "budget",
+           *KEY_PARAMETERS, *(f"final_{loss}" for loss in LOSSES), *METRIC_COLUMNS, "resumed_from_step", "budget",
            "last_logged_step", "log_elapsed_s", "threads", "torch", "content_path", "style_path", "run_json"]
 
 
@@ -72,6 +73,7 @@ def _row(content: str, style: str, run_json: Path, budget: str | None) -> dict[s
         "s_per_step": result.get("s_per_step"), "device": environment.get("device"),
         **{key: parameters.get(key) for key in KEY_PARAMETERS},
         **{f"final_{loss}": final.get(loss) for loss in LOSSES},
+        **{metric: (result.get("metrics") or {}).get(metric) for metric in METRIC_COLUMNS},
         "resumed_from_step": result.get("resumed_from_step"),
         "budget": parameters.get("budget", budget),
         "threads": environment.get("threads"), "torch": environment.get("torch"),

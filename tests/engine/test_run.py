@@ -12,7 +12,7 @@ from PIL import Image
 from nst.engine import run as engine_run
 from nst.engine.settings import Settings
 from nst.layout import RunFiles, default_run_name
-from nst.record import FAILED, FINISHED, LOSS_COLUMNS, read_record
+from nst.record import FAILED, FINISHED, LOSS_COLUMNS, METRIC_COLUMNS, read_record
 from support.engine import read_csv, run_cli
 
 # Per-step values an interrupted and resumed run must reproduce exactly.
@@ -52,6 +52,10 @@ def test_stylise_returns_the_run_record_it_writes(images, tmp_path):
     record = engine_run.stylise(settings)
     assert record.status == FINISHED and record.result["steps"] == 2
     assert record == read_record(files(tmp_path).record)
+    # Two Adam steps (0.01 a pixel each) from the content: still close to it, a little nearer the style.
+    quality = record.result["metrics"]
+    assert list(quality) == METRIC_COLUMNS
+    assert 0.85 < quality["content_ssim"] < 1 and 0.5 < quality["style_distance"] < 1
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs", "lbfgs+strong_wolfe"])

@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from nst.record import LOG_COLUMNS, UNREADABLE
+from nst.record import LOG_COLUMNS, METRIC_COLUMNS, UNREADABLE
 from nst.review import summary
 
 LOG_HEADER = ",".join(LOG_COLUMNS) + "\n"
@@ -25,8 +25,11 @@ def test_summary_of_real_runs(runs, tmp_path):
     assert table["budget"].tolist() == ["preview"] * 2
     assert table["last_logged_step"].tolist() == [4, 2]
     record = json.loads(runs["adam"].record.read_text())
+    record_lbfgs = json.loads(runs["lbfgs"].record.read_text())
     for loss in summary.LOSSES:
         assert table.loc[0, f"final_{loss}"] == record["result"]["final"][loss]
+    for metric in METRIC_COLUMNS:
+        assert table.loc[1, metric] == record_lbfgs["result"]["metrics"][metric]
     assert table.loc[0, "wall_time_s"] == record["result"]["wall_time_s"]
     # the other parameters, flattened; those named like a run-level column are prefixed
     assert table.loc[0, "style_layers"] == ",".join(record["parameters"]["style_layers"])

@@ -1,0 +1,140 @@
+"""Quality of a result: how much of the content it keeps, how close it comes to the style.
+
+Every number is measured the same way whatever settings made the image (fixed network,
+layers and size), so results of different runs, budgets and tools compare:
+
+- ``content_ssim``: SSIM of the luminance to the content's (1 = identical structure).
+- ``content_distance``: relative VGG-19 feature distance to the content at block4_conv2,
+  ||F(x) - F(c)|| / ||F(c)|| (0 = same features).
+- ``style_distance``: Gram distance to the style over seed 002's five style layers,
+  relative to the content image's own distance, mean over layers (1 = as far from the
+  painting as the photo was, 0 = the painting's Gram statistics).
+- ``colour_distance_content`` / ``colour_distance_style``: Fréchet distance between
+  Gaussians fitted to the RGB pixels ([0, 1] units) of the result and of each input.
+
+Images are resized to :data:`MEASURE_SIZE` (longest side) first: the result to the
+content's measured size, the style on its own.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..record import METRIC_COLUMNS
+from .images import load_tensor, resize_tensor
+from .losses import gram_matrix
+from .model import VGGFeatures
+
+MEASURE_SIZE = 256
+FEATURE_LAYER = "block4_conv2"
+GRAM_LAYERS = ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"]
+# Wang et al.'s SSIM constants for a [0, 1] range and their 11x11, sigma 1.5 window.
+SSIM_C1, SSIM_C2 = 0.01**2, 0.03**2
+SSIM_WINDOW, SSIM_SIGMA = 11, 1.5
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as JPEG's Y
+
+
+def luminance(image: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB -> (N, 1, H, W) Y."""
+    weights = torch.tensor(LUMA, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
+    return (image * weights).sum(1, keepdim=True)
+
+
+def _gaussian_window(size: int, sigma: float, device) -> torch.Tensor:
+    coords = torch.arange(size, dtype=torch.float64, device=device) - (size - 1) / 2
+    g = torch.exp(-coords.square() / (2 * sigma**2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).view(1, 1, size, size)
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean SSIM of two (N, 1, H, W) images in [0, 1] over every full window (no padding).
+
+    Images smaller than the window use one window as large as the image.
+    """
+    # float64: E[x^2] - E[x]^2 in float32 leaves ~1e-7 of false variance on flat areas.
+    a, b = a.double(), b.double()
+    size = min(SSIM_WINDOW, *a.shape[-2:])
+    window = _gaussian_window(size, SSIM_SIGMA, a.device)
+
+    def blur(x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, window)
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a.square()
+    var_b = blur(b * b) - mu_b.square()
+    cov = blur(a * b) - mu_a * mu_b
+    numerator = (2 * mu_a * mu_b + SSIM_C1) * (2 * cov + SSIM_C2)
+    denominator = (mu_a.square() + mu_b.square() + SSIM_C1) * (var_a + var_b + SSIM_C2)
+    return float((numerator / denominator).mean())
+
+
+def _sqrtm_psd(matrix: torch.Tensor) -> torch.Tensor:
+    values, vectors = torch.linalg.eigh(matrix)
+    return vectors @ torch.diag(values.clamp(min=0).sqrt()) @ vectors.T
+
+
+def colour_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to the RGB pixels of two (1, 3, H, W) images."""
+    pixels_a = a.detach().double().reshape(3, -1)
+    pixels_b = b.detach().double().reshape(3, -1)
+    mean_a, mean_b = pixels_a.mean(1), pixels_b.mean(1)
+    cov_a = torch.cov(pixels_a, correction=0)
+    cov_b = torch.cov(pixels_b, correction=0)
+    root_a = _sqrtm_psd(cov_a)
+    cross = _sqrtm_psd(root_a @ cov_b @ root_a)
+    squared = (mean_a - mean_b).square().sum() + torch.trace(cov_a + cov_b - 2 * cross)
+    return float(squared.clamp(min=0).sqrt())
+
+
+def fit_to(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    return image if tuple(image.shape[-2:]) == (height, width) else resize_tensor(image, height, width)
+
+
+def fit_longest(image: torch.Tensor, size: int) -> torch.Tensor:
+    height, width = image.shape[-2:]
+    scale = size / max(height, width)
+    if scale >= 1:
+        return image
+    return resize_tensor(image, max(1, round(height * scale)), max(1, round(width * scale)))
+
+
+class QualityMeter:
+    """Measures results against their content and style images (see the module docstring)."""
+
+    def __init__(self, device: torch.device | str = "cpu"):
+        self.device = torch.device(device)
+        self.extractor = VGGFeatures([FEATURE_LAYER, *GRAM_LAYERS], "vgg19", "caffe").to(self.device)
+
+    @torch.no_grad()
+    def measure(self, image: torch.Tensor, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
+        """Every metric of ``image`` (any size) against ``content`` and ``style``; keys are METRIC_COLUMNS."""
+        content = fit_longest(content.detach().float().cpu(), MEASURE_SIZE)
+        image = fit_to(image.detach().float().cpu().clamp(0, 1), *content.shape[-2:])
+        style = fit_longest(style.detach().float().cpu(), MEASURE_SIZE)
+        features = {name: self.extractor(x.to(self.device))
+                    for name, x in (("image", image), ("content", content), ("style", style))}
+        target = features["content"][FEATURE_LAYER]
+        ratios = []
+        for layer in GRAM_LAYERS:
+            grams = {name: gram_matrix(f[layer].float())[0] for name, f in features.items()}
+            # 0/0 (content == style) gives NaN: no distance to close.
+            photo = (grams["content"] - grams["style"]).square().sum()
+            ratios.append((grams["image"] - grams["style"]).square().sum() / photo)
+        metrics = {
+            "content_ssim": ssim(luminance(image), luminance(content)),
+            "content_distance": float((features["image"][FEATURE_LAYER] - target).norm() / target.norm()),
+            "style_distance": float(torch.stack(ratios).mean()),
+            "colour_distance_content": colour_distance(image, content),
+            "colour_distance_style": colour_distance(image, style),
+        }
+        return {key: round(metrics[key], 6) for key in METRIC_COLUMNS}
+
+
+def measure_files(output: str | Path, content: str | Path, style: str | Path,
+                  device: torch.device | str = "cpu") -> dict[str, float]:
+    """The metrics of an image file against its content and style files (e.g. another tool's result)."""
+    images = [load_tensor(path, MEASURE_SIZE) for path in (output, content, style)]
+    return QualityMeter(device).measure(*images)

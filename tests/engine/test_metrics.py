@@ -1,0 +1,90 @@
+"""Quality metrics against values worked out by hand on tiny images."""
+import math
+
+import pytest
+import torch
+
+from nst.engine import metrics
+from nst.engine.images import load_tensor, resize_tensor
+from nst.record import METRIC_COLUMNS
+
+
+def constant(r, g, b, height=4, width=4):
+    return torch.tensor([r, g, b]).view(1, 3, 1, 1).expand(1, 3, height, width).clone()
+
+
+def test_luminance_weights_are_bt601():
+    assert metrics.luminance(constant(1.0, 0.0, 0.0))[0, 0, 0, 0].item() == pytest.approx(0.299)
+    assert metrics.luminance(constant(1.0, 1.0, 1.0))[0, 0, 0, 0].item() == pytest.approx(1.0)
+
+
+def test_ssim_of_an_image_with_itself_is_one():
+    image = torch.rand(1, 1, 20, 24, generator=torch.Generator().manual_seed(0))
+    assert metrics.ssim(image, image) == pytest.approx(1.0)
+
+
+def test_ssim_of_two_flat_images_is_the_luminance_term():
+    # No variance anywhere: the structure term is C2/C2 = 1, leaving (2ab + C1) / (a^2 + b^2 + C1).
+    a, b = 0.2, 0.6
+    expected = (2 * a * b + metrics.SSIM_C1) / (a * a + b * b + metrics.SSIM_C1)
+    assert metrics.ssim(torch.full((1, 1, 16, 16), a), torch.full((1, 1, 16, 16), b)) == pytest.approx(expected)
+
+
+def test_ssim_of_uncorrelated_2x2_images():
+    # A 2x2 image is one window with equal weights: means 0.5, variances 0.25, covariance 0,
+    # so SSIM = 1 * C2 / (0.5 + C2).
+    a = torch.tensor([[0.0, 1.0], [0.0, 1.0]]).view(1, 1, 2, 2)
+    b = torch.tensor([[0.0, 1.0], [1.0, 0.0]]).view(1, 1, 2, 2)
+    assert metrics.ssim(a, b) == pytest.approx(metrics.SSIM_C2 / (0.5 + metrics.SSIM_C2))
+
+
+def test_colour_distance_of_flat_images_is_the_distance_of_their_colours():
+    assert metrics.colour_distance(constant(0.1, 0.2, 0.3), constant(0.4, 0.6, 0.3)) == pytest.approx(0.5)
+
+
+def test_colour_distance_counts_the_spread_of_a_channel():
+    # Red 0/1 in equal parts (std 0.5) against red 0.25/0.75 (std 0.25), same means:
+    # the Fréchet distance is the difference of the standard deviations.
+    wide, narrow = constant(0.5, 0.5, 0.5), constant(0.5, 0.5, 0.5)
+    wide[0, 0, :, :2], wide[0, 0, :, 2:] = 0.0, 1.0
+    narrow[0, 0, :, :2], narrow[0, 0, :, 2:] = 0.25, 0.75
+    assert metrics.colour_distance(wide, narrow) == pytest.approx(0.25)
+    assert metrics.colour_distance(wide, constant(0.5, 0.5, 0.5)) == pytest.approx(0.5)
+
+
+@pytest.fixture(scope="module")
+def meter():
+    return metrics.QualityMeter("cpu")
+
+
+def test_the_content_itself_scores_as_the_content(images, meter):
+    content, style = (load_tensor(path, 64) for path in images)
+    scores = meter.measure(content, content, style)
+    assert list(scores) == METRIC_COLUMNS
+    assert scores["content_ssim"] == pytest.approx(1.0)
+    assert scores["content_distance"] == 0
+    assert scores["style_distance"] == pytest.approx(1.0)
+    assert scores["colour_distance_content"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_style_itself_has_style_distance_zero(images, meter):
+    content, style = (load_tensor(path, 64) for path in images)
+    style_as_content = resize_tensor(style, *content.shape[-2:])
+    scores = meter.measure(style_as_content, content, style_as_content)
+    assert scores["style_distance"] == pytest.approx(0.0, abs=1e-6)
+    assert scores["colour_distance_style"] == pytest.approx(0.0, abs=1e-6)
+    assert scores["content_ssim"] < 0.5 and scores["content_distance"] > 0.3
+
+
+def test_a_larger_result_is_measured_at_the_content_size(images, meter):
+    # e.g. a 512 px result against a 256 px peer: both are brought to the content's measured size.
+    content, style = (load_tensor(path, 64) for path in images)
+    doubled = torch.nn.functional.interpolate(content, scale_factor=2, mode="bilinear", align_corners=False)
+    scores = meter.measure(doubled, content, style)
+    assert scores["content_ssim"] > 0.95 and scores["style_distance"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_measure_files_reads_any_result_file(images, tmp_path):
+    content, style = images
+    scores = metrics.measure_files(content, content, style)
+    assert scores["content_ssim"] == pytest.approx(1.0) and not math.isnan(scores["style_distance"])

@@ -17,6 +17,7 @@ from torchvision.models import vgg as tv_vgg
 from ..errors import NSTError
 
 ARCHITECTURES = {"vgg16": "D", "vgg19": "E"}  # torchvision's config keys
+PRECISIONS = ("fp32", "bf16")
 TORCHVISION_URLS = {
     "vgg16": tv_vgg.VGG16_Weights.IMAGENET1K_V1.url,
     "vgg19": tv_vgg.VGG19_Weights.IMAGENET1K_V1.url,
@@ -130,8 +131,11 @@ def load_torchvision_state(arch: str, weights: str) -> dict[str, torch.Tensor]:
 class VGGFeatures(nn.Module):
     """Frozen VGG trunk, cut after the deepest requested layer; returns the requested activations."""
 
-    def __init__(self, layers: list[str], arch: str = "vgg19", weights: str = "caffe"):
+    def __init__(self, layers: list[str], arch: str = "vgg19", weights: str = "caffe", precision: str = "fp32"):
         super().__init__()
+        if precision not in PRECISIONS:
+            raise NSTError(f"--precision: unknown precision '{precision}' (choose from {', '.join(PRECISIONS)})")
+        self.precision = precision
         if arch not in ARCHITECTURES:
             raise NSTError(f"--model: unknown model '{arch}' (choose from {', '.join(ARCHITECTURES)})")
         if weights == "caffe" and arch != "vgg19":
@@ -158,10 +162,12 @@ class VGGFeatures(nn.Module):
         self.requires_grad_(False).eval()
 
     def forward(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The requested activations, always float32 (what the Gram matrices and losses need)."""
         out: dict[str, torch.Tensor] = {}
         x = self.preprocess(rgb).contiguous(memory_format=torch.channels_last)
-        for index, module in enumerate(self.features):
-            x = module(x)
-            for name in self.names_at.get(index, ()):
-                out[name] = x
-        return out
+        with torch.autocast(rgb.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            for index, module in enumerate(self.features):
+                x = module(x)
+                for name in self.names_at.get(index, ()):
+                    out[name] = x
+        return {name: value.float() for name, value in out.items()}

@@ -44,6 +44,13 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
+def pick_precision(name: str, device: torch.device) -> str:
+    """auto: bf16 where it pays (CUDA tensor cores), fp32 elsewhere (a CPU without AMX is slower in bf16)."""
+    if name == "auto":
+        return "bf16" if device.type == "cuda" else "fp32"
+    return name
+
+
 def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -107,7 +114,8 @@ def prepare(settings: Settings, files: RunFiles, record: RunRecord) -> Run:
     """Load the inputs (hashes into ``record``), build the network, the loss and the optimiser."""
     set_threads(settings.threads)
     device = pick_device(settings.device)
-    record.environment = environment(device)
+    precision = pick_precision(settings.precision, device)
+    record.environment = environment(device) | {"precision": precision}
     torch.manual_seed(settings.seed)
     content = load_tensor(settings.content, settings.size).to(device)
     style = load_tensor(settings.style, settings.style_size).to(device)
@@ -115,9 +123,10 @@ def prepare(settings: Settings, files: RunFiles, record: RunRecord) -> Run:
         record.inputs[kind] = {"path": str(path), "sha256": sha256_file(path), "size": list(tensor.shape[:-3:-1])}
     fields = settings.fingerprint_fields() | {f"{k}_sha256": v["sha256"] for k, v in record.inputs.items()}
     fields["checkpoint_format"] = checkpoints.FORMAT
+    fields["precision"] = precision
 
     layers = list(dict.fromkeys(settings.content_layers + settings.style_layers))
-    extractor = VGGFeatures(layers, settings.model, settings.weights).to(device)
+    extractor = VGGFeatures(layers, settings.model, settings.weights, precision).to(device)
     objective = StyleTransferLoss.from_settings(extractor, content, style, settings)
     image = initial_image(settings, content, style).requires_grad_(True)
     ckpt_dir = Path(settings.ckpt_dir) if settings.ckpt_dir else files.default_checkpoints()

@@ -121,6 +121,10 @@ class Settings:
     # machine
     device: str = option("auto", "auto (CUDA when present), cpu, cuda, cuda:N or mps", group="machine",
                          fingerprint=False, per_pair=False)
+    # Resolved (auto -> bf16 or fp32) into the fingerprint by the engine, so auto on a CPU resumes fp32.
+    precision: str = option("auto", "the network's arithmetic: bf16 runs the VGG forward under autocast "
+                            "(Gram matrices and losses stay fp32); auto = bf16 on CUDA, fp32 elsewhere",
+                            choices=["auto", "fp32", "bf16"], group="machine", fingerprint=False)
     threads: int = option(None, "CPU threads for torch (default: torch's choice; capped at the cores available)",
                           group="machine", fingerprint=False, minimum=1, per_pair=False)
 

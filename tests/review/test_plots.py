@@ -58,7 +58,7 @@ def test_lbfgs_plot_notes_missing_learning_rate(runs, tmp_path):
 
 def test_blank_and_non_positive_series_are_skipped(tmp_path):
     csv_path = tmp_path / "log.csv"
-    csv_path.write_text(LOG_HEADER + "1,0.0,5.0,,5.0,,,,,,0.1\n2,-1.0,4.0,,3.0,,,,,,0.2\n3,0,2.0,,2.0,,,,,,0.3\n")
+    csv_path.write_text(LOG_HEADER + "1,64,0.0,5.0,,5.0,,,,,,0.1\n2,64,-1.0,4.0,,3.0,,,,,,0.2\n3,64,0,2.0,,2.0,,,,,,0.3\n")
     loss_ax, lr_ax = plots.loss_figure(csv_path).axes
     lines = _lines(loss_ax)
     assert set(lines) == {"style", "total"}

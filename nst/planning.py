@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .engine.settings import FIELDS, flag
+from .engine.settings import FIELDS, default, flag
 from .image_files import IMAGE_SUFFIXES
 from .layout import ID_PATTERN, Results
 
@@ -163,7 +163,10 @@ LBFGS_FACTOR = 1.5
 
 
 def _settings_value(settings: dict, name: str):
-    return settings.get(name, FIELDS[name].default)
+    value = settings.get(name, default(name))
+    if FIELDS[name].metadata["item"] is not None and isinstance(value, str):  # "28,8" as on the command line
+        return [FIELDS[name].metadata["item"](item) for item in value.split(",") if item.strip()]
+    return value
 
 
 def megapixels(settings: dict) -> float:
@@ -288,6 +291,17 @@ def check_overrides(config: dict, contents: dict, styles: dict) -> None:
                               f"(content ids: {', '.join(contents)}; style ids: {', '.join(styles)})")
 
 
+def check_scale_steps(plan: Plan) -> None:
+    """Every pair leaves its last scale at least one step (else its job would fail at once)."""
+    for content, style in plan.pairs:
+        settings = plan.settings(content, style)
+        coarse = sum(_settings_value(settings, "scale_steps"))
+        if coarse >= _settings_value(settings, "nsteps"):
+            raise ConfigError(f"config: pair {content}/{style}: scale_steps take {coarse} of its nsteps "
+                              f"{_settings_value(settings, 'nsteps')} steps; the last scale needs at least one "
+                              "(lower scale_steps or raise nsteps in the budget or the overrides)")
+
+
 def make_plan(config: dict, schema_dir: str | Path, sample_names: dict[str, list[str]]) -> Plan:
     """Check ``config``, find the images and resolve device and budget; ConfigError names the key."""
     config = validate_config(config, schema_dir)
@@ -297,7 +311,9 @@ def make_plan(config: dict, schema_dir: str | Path, sample_names: dict[str, list
                           "samples need two folders")
     check_overrides(config, images["content"].paths, images["style"].paths)
     device = resolve_device(config["device"])
-    return Plan(config, device, pick_budget(config["budget"], device), images)
+    plan = Plan(config, device, pick_budget(config["budget"], device), images)
+    check_scale_steps(plan)
+    return plan
 
 
 def wildcard_pattern() -> str:

@@ -139,13 +139,13 @@ def plan_of(tmp_path: Path, **changes) -> Plan:
 def test_settings_resolve_budget_then_params_then_style_then_pair(tmp_path):
     plan = plan_of(tmp_path, params={"seed": 3, "size": 48},
                    style_overrides={"waves": {"style_weight": 0.5, "seed": 4}},
-                   pair_overrides={"harbour/waves": {"nsteps": 7, "seed": 5}})
+                   pair_overrides={"harbour/waves": {"nsteps": 70, "seed": 5}})
     assert plan.budget == "preview" and plan.pairs == [("harbour", "dots"), ("harbour", "waves")]
     waves, dots = plan.settings("harbour", "waves"), plan.settings("harbour", "dots")
-    assert waves["size"] == dots["size"] == 48  # params beat the budget's 256
-    assert dots["optimizer"] == "lbfgs" and dots["nsteps"] == 60  # from the preview budget
-    assert (waves["nsteps"], waves["seed"], waves["style_weight"]) == (7, 5, 0.5)
-    assert (dots["seed"], "style_weight" not in dots) == (3, True)
+    assert waves["size"] == dots["size"] == 48  # params beat the budget's 512
+    assert dots["optimizer"] == "lbfgs" and dots["nsteps"] == 40  # from the preview budget
+    assert (waves["nsteps"], waves["seed"], waves["style_weight"]) == (70, 5, 0.5)
+    assert (dots["seed"], dots["style_weight"]) == (3, 5.0)  # style weight from the preview budget
 
 
 def test_engine_command_flags(tmp_path):
@@ -190,3 +190,13 @@ def test_samples_plan_and_warnings(tmp_path):
         f"{tmp_path / 'content'}/SOURCES.md", f"{tmp_path / 'content'}/sources.json"]
     assert plan.warnings() == [f"{tmp_path / 'content'}: not images, left out of the grid "
                                "(use .jpg, .jpeg, .png, .webp, .tif, .tiff, .bmp, .gif): notes.txt"]
+
+
+@pytest.mark.parametrize("overrides", [
+    {"pair_overrides": {"harbour/waves": {"nsteps": 28}}},
+    {"style_overrides": {"waves": {"scale_steps": "30,10"}}},
+])
+def test_scale_steps_that_leave_no_step_for_the_last_scale_stop_the_plan(tmp_path, overrides):
+    with pytest.raises(ConfigError, match=r"config: pair harbour/waves: scale_steps take (36|40) of its nsteps "
+                                          r"(28|40) steps; the last scale needs at least one"):
+        plan_of(tmp_path, **overrides)

@@ -114,14 +114,23 @@ class LossTerms:
         return {f"{k}_loss": float(getattr(self, k).detach()) for k in ("content", "style", "tv", "total")}
 
 
+LOSS_SCALES = ("mean", "sum", "relative")
+
+
 class StyleTransferLoss(nn.Module):
     """alpha * content + beta * style + tau * TV, each a mean over its layers.
 
-    With ``loss_scale="mean"`` (default) each layer's squared distance is divided by its
-    number of entries (C*H*W features, C*C Gram entries). Seed 002's defaults
-    (alpha 1e4, beta 1e-2, tau 300) were tuned on such per-entry means (its TensorFlow
-    code averages); on raw Frobenius sums (``"sum"``) they let style outweigh content
-    by ~1e3 and the content's layout is lost.
+    ``loss_scale`` says what each layer's squared distance is divided by:
+
+    - ``mean`` (seed 002): its number of entries (C*H*W features, C*C Gram entries). The
+      seed's weights (alpha 1e4, beta 1e-2, tau 300) were tuned on such per-entry means
+      (its TensorFlow code averages).
+    - ``sum``: nothing (raw Frobenius sums; the seed's weights then let style outweigh
+      content by ~1e3 and the layout is lost).
+    - ``relative``: the target's own squared norm (||G - A||^2 / ||A||^2), and TV is a
+      mean over pixels. Every layer of every painting then starts near the same size
+      (the photo's relative Gram error is O(1)), so one style weight means about the same
+      for a dark, flat painting as for a bright, busy one, and for deep as for shallow layers.
     """
 
     def __init__(
@@ -151,6 +160,9 @@ class StyleTransferLoss(nn.Module):
             style_features = extractor(style_image)
         self.content = nn.ModuleDict({n: ContentLoss(content_features[n]) for n in content_layers})
         self.style = nn.ModuleDict({n: StyleLoss(style_features[n], gram_norm) for n in style_layers})
+        # What each layer's squared distance is divided by (see the class docstring).
+        self.content_divisors = {n: self._divisor(loss.target) for n, loss in self.content.items()}
+        self.style_divisors = {n: self._divisor(loss.target) for n, loss in self.style.items()}
 
     @classmethod
     def from_settings(cls, extractor: nn.Module, content_image: torch.Tensor, style_image: torch.Tensor,
@@ -162,16 +174,18 @@ class StyleTransferLoss(nn.Module):
 
     def forward(self, image: torch.Tensor) -> LossTerms:
         features = self.extractor(image)
-        content = torch.stack([
-            loss(features[n]) / self._entries(loss.target) for n, loss in self.content.items()
-        ]).mean()
+        content = torch.stack([loss(features[n]) / self.content_divisors[n] for n, loss in self.content.items()]).mean()
         style = torch.stack([
-            self.layer_weights[n] * loss(features[n]) / self._entries(loss.target) for n, loss in self.style.items()
+            self.layer_weights[n] * loss(features[n]) / self.style_divisors[n] for n, loss in self.style.items()
         ]).mean()
         tv = total_variation(image, self.tv_kind)
+        if self.loss_scale == "relative":
+            tv = tv / image[0, 0].numel()
         alpha, beta, tau = self.weights
         content, style, tv = alpha * content, beta * style, tau * tv
         return LossTerms(content, style, tv, content + style + tv)
 
-    def _entries(self, target: torch.Tensor) -> int:
+    def _divisor(self, target: torch.Tensor) -> float:
+        if self.loss_scale == "relative":
+            return max(float(target.square().sum()), torch.finfo(torch.float32).tiny)  # an all-black target
         return target.numel() if self.loss_scale == "mean" else 1

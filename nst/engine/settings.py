@@ -83,8 +83,9 @@ class Settings:
     tv_kind: str = option("isotropic", "total variation: sqrt(dx^2+dy^2), |dx|+|dy|, or dx^2+dy^2",
                           choices=["isotropic", "l1", "squared"], group="loss")
     loss_scale: str = option("mean", "divide each layer's squared distance by its number of entries (mean; "
-                             "the scale seed 002's weights were tuned on) or not (sum)", choices=["mean", "sum"],
-                             group="loss")
+                             "the scale seed 002's weights were tuned on), by nothing (sum), or by the target's "
+                             "squared norm, TV by the pixel count (relative: one style weight fits every painting)",
+                             choices=["mean", "sum", "relative"], group="loss")
     # optimisation
     nsteps: int = option(1000, "number of optimisation steps", fingerprint=False, minimum=1)
     optimizer: str = option("adam", "optimiser", choices=["adam", "lbfgs"])

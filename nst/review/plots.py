@@ -60,10 +60,28 @@ def loss_figure(csv_path: str | Path, title: str | None = None) -> plt.Figure:
         loss_ax.text(0.5, 0.5, "no positive losses logged", ha="center", va="center", transform=loss_ax.transAxes)
     loss_ax.set_ylabel("weighted loss")
     loss_ax.grid(True, which="major", alpha=0.3)
+    for ax in (loss_ax, lr_ax):
+        _mark_scale_changes(ax, log)
 
     _plot_learning_rate(lr_ax, log)
     lr_ax.set_xlabel("step")
     return fig
+
+
+def scale_changes(log: pd.DataFrame) -> list[tuple[float, int]]:
+    """(step, new size) where a coarse-to-fine run moved to a larger image (its losses jump there)."""
+    if "size" not in log.columns:
+        return []
+    size = pd.to_numeric(log["size"], errors="coerce")
+    changed = size.ne(size.shift()) & size.shift().notna() & size.notna()
+    return [(float(log["step"][i]), int(size[i])) for i in log.index[changed]]
+
+
+def _mark_scale_changes(ax, log: pd.DataFrame) -> None:
+    for step, size in scale_changes(log):
+        ax.axvline(step - 0.5, color="grey", linestyle="--", linewidth=0.8)
+        ax.text(step - 0.5, 1.0, f" {size} px", transform=ax.get_xaxis_transform(), va="top", fontsize="small",
+                color="grey")
 
 
 def _plot_learning_rate(ax, log: pd.DataFrame) -> None:

@@ -86,3 +86,12 @@ def test_command_line_plots_a_log_or_names_the_bad_file(runs, tmp_path, capsys):
     assert plots.main([str(empty), str(tmp_path / "no.png")]) == 1
     assert capsys.readouterr().err == f"plots: error: {empty}: empty log file (no header, no rows)\n"
     assert not (tmp_path / "no.png").exists()
+
+
+def test_scale_changes_are_marked_where_the_size_grows(tmp_path):
+    csv_path = tmp_path / "log.csv"
+    csv_path.write_text(LOG_HEADER + "1,43,,,,5.0,,,,,,0.1\n2,43,,,,4.0,,,,,,0.2\n3,64,,,,9.0,,,,,,0.3\n"
+                        "4,64,,,,8.0,,,,,,0.4\n")
+    assert plots.scale_changes(plots.read_log(csv_path)) == [(3.0, 64)]
+    loss_ax, _ = plots.loss_figure(csv_path).axes
+    assert [text.get_text() for text in loss_ax.texts] == [" 64 px"]

@@ -147,7 +147,9 @@ def test_killed_run_resumes_from_its_checkpoint_and_matches_an_uninterrupted_run
     assert f"resumed from checkpoint {Results().checkpoints('c', 's')}/ckpt_" in engine_log
 
     # The same settings in one go, straight through the engine.
-    settings = {**yaml.safe_load((workflow_dir / "config.yaml").read_text())["params"], **budget}
+    # Snakemake merges the test's budget into config.yaml's preview budget (coarse to fine included).
+    scratch = yaml.safe_load((workflow_dir / "config.yaml").read_text())
+    settings = {**scratch["budgets"]["preview"], **budget, **scratch["params"]}
     flags = [f"--{key.replace('_', '-')}={','.join(map(str, value)) if isinstance(value, list) else value}"
              for key, value in settings.items()]
     reference = subprocess.run(

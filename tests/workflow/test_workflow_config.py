@@ -21,7 +21,7 @@ from support.workflow import REPO, REPO_CONFIG, TEST_CONFIG, job_counts, run_sna
 pytestmark = pytest.mark.workflow
 
 TINY = {"device": "cpu", "budget": "preview",
-        "budgets": {"preview": {"size": 64, "optimizer": "adam", "nsteps": 2}}}
+        "budgets": {"preview": {"size": 64, "optimizer": "adam", "nsteps": 2, "scale_steps": []}}}
 
 
 def write_config(workdir: Path, **settings) -> str:
@@ -119,7 +119,7 @@ def test_settings_resolve_budget_then_params_then_style_then_pair_overrides(work
     assert "--optimizer=adam " in dots  # from the budget
     assert "--nsteps=7 " in waves and "--nsteps=2 " in dots
     assert "--seed=5 " in waves and "--seed=3 " in dots
-    assert "--style-weight=0.5 " in waves and "--style-weight=0.01 " in dots
+    assert "--style-weight=0.5 " in waves and "--style-weight=5.0 " in dots  # dots: the budget's
     assert "--resume --on-mismatch=restart" in waves
     assert f"--ckpt-dir={Results().checkpoints('harbour', 'waves')} " in waves
     assert f"--output-dir={Results().run('harbour', 'waves').folder} " in waves
@@ -209,8 +209,11 @@ def test_config_yaml_matches_the_engine_defaults_and_flags():
             assert set(rule["enum"]) == set(fields[key].metadata["choices"]), key
     for key, value in config["params"].items():
         assert getattr(defaults, key) == value, key
+    # The full budget is seed 002 as written: the engine's defaults, loss definitions and weights included.
     full = config["budgets"]["full"]
-    assert (full["size"], full["optimizer"], full["nsteps"]) == (512, "adam", 1000)
+    assert (full["size"], full["optimizer"], full["nsteps"], full["loss_scale"]) == (512, "adam", 1000, "mean")
+    for key, value in full.items():
+        assert getattr(defaults, key) == value, key
 
 
 def test_test_config_is_a_tiny_complete_config():

@@ -143,7 +143,7 @@ def test_settings_resolve_budget_then_params_then_style_then_pair(tmp_path):
     assert plan.budget == "preview" and plan.pairs == [("harbour", "dots"), ("harbour", "waves")]
     waves, dots = plan.settings("harbour", "waves"), plan.settings("harbour", "dots")
     assert waves["size"] == dots["size"] == 48  # params beat the budget's 512
-    assert dots["optimizer"] == "lbfgs" and dots["nsteps"] == 40  # from the preview budget
+    assert dots["optimizer"] == "lbfgs" and dots["nsteps"] == 35  # from the preview budget
     assert (waves["nsteps"], waves["seed"], waves["style_weight"]) == (70, 5, 0.5)
     assert (dots["seed"], dots["style_weight"]) == (3, 5.0)  # style weight from the preview budget
 
@@ -197,6 +197,6 @@ def test_samples_plan_and_warnings(tmp_path):
     {"style_overrides": {"waves": {"scale_steps": "30,10"}}},
 ])
 def test_scale_steps_that_leave_no_step_for_the_last_scale_stop_the_plan(tmp_path, overrides):
-    with pytest.raises(ConfigError, match=r"config: pair harbour/waves: scale_steps take (36|40) of its nsteps "
-                                          r"(28|40) steps; the last scale needs at least one"):
+    with pytest.raises(ConfigError, match=r"config: pair harbour/waves: scale_steps take (32|40) of its nsteps "
+                                          r"(28|35) steps; the last scale needs at least one"):
         plan_of(tmp_path, **overrides)

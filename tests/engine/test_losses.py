@@ -96,6 +96,24 @@ def test_total_is_the_weighted_sum_of_per_entry_means():
     assert summed(image).content.item() == pytest.approx((image - content).square().sum().item(), rel=1e-5)
 
 
+def test_relative_scale_divides_by_the_targets_squared_norm():
+    # Every term relative to its target: ||F - P||^2 / ||P||^2, ||G - A||^2 / ||A||^2; TV a mean over pixels.
+    content, style, image = torch.full((1, 3, 4, 4), 0.25), torch.rand(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.5)
+    image[0, 0, 0, 0] = 1.0  # one bright pixel: l1 TV = 2 * 0.5 (its two neighbours) in channel 0
+    loss = StyleTransferLoss(TwoLayers(), content, style, content_layers=["a"], style_layers=["b"],
+                             content_weight=2.0, style_weight=3.0, tv_weight=4.0, tv_kind="l1", loss_scale="relative")
+    terms = loss(image)
+    expected_content = (image - content).square().sum() / content.square().sum()
+    assert terms.content.item() == pytest.approx(2.0 * expected_content.item(), rel=1e-6)
+    target = gram_matrix(TwoLayers()(style)["b"])
+    expected_style = (gram_matrix(TwoLayers()(image)["b"]) - target).square().sum() / target.square().sum()
+    assert terms.style.item() == pytest.approx(3.0 * expected_style.item(), rel=1e-5)
+    assert terms.tv.item() == pytest.approx(4.0 * 1.0 / 16, rel=1e-6)  # a mean over the 4x4 pixels
+    # The style image itself is at relative style distance 0.
+    assert StyleTransferLoss(TwoLayers(), content, style, content_layers=["a"], style_layers=["b"],
+                             loss_scale="relative")(style).style.item() == pytest.approx(0.0, abs=1e-6)
+
+
 def test_settings_are_keyword_arguments_and_from_settings_passes_them_all():
     content, style, image = torch.rand(1, 3, 4, 4), torch.rand(1, 3, 4, 4), torch.rand(1, 3, 4, 4)
     with pytest.raises(TypeError):

@@ -118,7 +118,7 @@ class Run:
 
 
 def prepare(settings: Settings, files: RunFiles, record: RunRecord) -> Run:
-    """Load the inputs (hashes into ``record``), build the network and the first scale's loss and optimiser."""
+    """Load the inputs (hashes into ``record``) and build the network; :func:`restore` enters a scale."""
     set_threads(settings.threads)
     device = pick_device(settings.device)
     precision = pick_precision(settings.precision, device)
@@ -136,9 +136,7 @@ def prepare(settings: Settings, files: RunFiles, record: RunRecord) -> Run:
     extractor = VGGFeatures(layers, settings.model, settings.weights, precision).to(device)
     plan = schedule(tuple(content.shape[-2:]), settings.min_size, settings.scale_steps, settings.nsteps)
     ckpt_dir = Path(settings.ckpt_dir) if settings.ckpt_dir else files.default_checkpoints()
-    run = Run(settings, files, ckpt_dir, device, extractor, plan, tuple(style.shape[:-3:-1]), fields)
-    enter_scale(run, plan[0])
-    return run
+    return Run(settings, files, ckpt_dir, device, extractor, plan, tuple(style.shape[:-3:-1]), fields)
 
 
 def enter_scale(run: Run, scale: Scale, image: torch.Tensor | None = None) -> None:
@@ -177,9 +175,10 @@ def find_checkpoint(run: Run) -> checkpoints.Checkpoint | None:
 
 
 def restore(run: Run) -> bool:
-    """Continue from a checkpoint when asked and one fits; True if it did."""
+    """Continue from a checkpoint when asked and one fits (True), else start at the first scale."""
     checkpoint = find_checkpoint(run)
     if checkpoint is None:
+        enter_scale(run, run.scales[0])
         return False
     state = checkpoint.state
     enter_scale(run, scale_of(run.scales, state["step"]), image=state["image"])

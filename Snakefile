@@ -15,6 +15,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/samples.smk"
+include: "workflow/rules/blends.smk"
 include: "workflow/rules/stylise.smk"
 include: "workflow/rules/grid.smk"
 include: "workflow/rules/summary.smk"

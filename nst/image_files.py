@@ -49,10 +49,10 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def fit_longest_side(image: Image.Image, size: int, path: str | Path = "image") -> Image.Image:
-    """Shrink (never enlarge) so the longest side is at most ``size``; aspect kept."""
-    scale = min(1.0, size / max(image.size))
-    if scale < 1.0:
+def fit_longest_side(image: Image.Image, size: int, path: str | Path = "image", enlarge: bool = False) -> Image.Image:
+    """Shrink so the longest side is at most ``size`` (or exactly ``size`` with ``enlarge``); aspect kept."""
+    scale = size / max(image.size) if enlarge else min(1.0, size / max(image.size))
+    if scale != 1.0:
         new_size = tuple(max(1, round(side * scale)) for side in image.size)
         image = image.resize(new_size, Image.Resampling.LANCZOS, reducing_gap=3.0)
     if min(image.size) < MIN_SIDE:
@@ -68,3 +68,26 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def side_by_side(images: list[Image.Image], gap: int = 4) -> Image.Image:
+    """Images in a row at the height of the first, ``gap`` white pixels apart (a blend's styles)."""
+    height = images[0].height
+    scaled = [image if image.height == height else
+              image.resize((max(1, round(image.width * height / image.height)), height), Image.Resampling.LANCZOS)
+              for image in images]
+    row = Image.new("RGB", (sum(image.width for image in scaled) + gap * (len(scaled) - 1), height), "white")
+    x = 0
+    for image in scaled:
+        row.paste(image, (x, 0))
+        x += image.width + gap
+    return row
+
+
+def write_blend_preview(paths: list[str | Path], out: str | Path, height: int = 512) -> None:
+    """The style images of a blend side by side, ``height`` px high at most (the grid's column header)."""
+    from .atomic import save_image
+
+    images = [read_rgb(path) for path in paths]
+    height = min(height, images[0].height)
+    save_image(side_by_side([ImageOps.contain(images[0], (images[0].width, height)), *images[1:]]), out)

@@ -86,9 +86,11 @@ class RunFiles:
         return self.folder / "checkpoints"
 
 
-def default_run_name(content: str | Path, style: str | Path) -> str:
-    """The engine's file prefix when none is given: ``<content stem>_<style stem>``."""
-    return f"{Path(content).stem}_{Path(style).stem}"
+def default_run_name(content: str | Path, style: str | Path | list) -> str:
+    """The engine's file prefix when none is given: ``<content stem>_<style stem>``; a blend's
+    style stems are joined by '+' (``c1_s1+s2``)."""
+    styles = [style] if isinstance(style, (str, Path)) else style
+    return f"{Path(content).stem}_{'+'.join(Path(path).stem for path in styles)}"
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,10 @@ class Results:
 
     def plot(self, content: str, style: str) -> Path:
         return self.root / "plots" / content / f"{style}.png"
+
+    def blend_preview(self, blend: str) -> Path:
+        """A blend's style images side by side: its column's picture in the grid and the report."""
+        return self.root / "blends" / f"{blend}.png"
 
     # --- the whole grid ---
     @property

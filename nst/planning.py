@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .engine.settings import FIELDS, default, flag
 from .image_files import IMAGE_SUFFIXES
-from .layout import ID_PATTERN, Results
+from .layout import ID_PATTERN, Results, check_id
 
 KINDS = ("content", "style")
 # Files that belong in an image folder without being images: never warned about.
@@ -207,6 +207,47 @@ def engine_flags(settings: dict) -> str:
 # --- the plan -------------------------------------------------------------------------------------
 
 
+# --- style blends ------------------------------------------------------------------------------
+
+
+@dataclass
+class Blend:
+    """A grid column whose style is several images, each with a weight."""
+
+    files: list[str]
+    weights: list[float]
+
+
+def find_blends(config: dict, style_ids: dict[str, str]) -> dict[str, Blend]:
+    """The config's ``style_blends``, checked: ids, files, weights; ConfigError names the key."""
+    blends = {}
+    taken = {style.lower() for style in style_ids}
+    for name, entry in config["style_blends"].items():
+        key = f"config key style_blends.{name}"
+        try:
+            check_id("blend", name)
+        except ValueError as error:
+            raise ConfigError(f"config key style_blends: {error}") from None
+        if name.lower() in taken:
+            raise ConfigError(f"{key}: '{name}' is already a style id; give the blend another name")
+        files = [str(path) for path in entry["files"]]
+        for path in files:
+            if not Path(path).is_file():
+                raise ConfigError(f"{key}.files: {path}: no such file")
+            if Path(path).suffix.lower() not in IMAGE_SUFFIXES:
+                raise ConfigError(f"{key}.files: {path}: not one of {', '.join(IMAGE_SUFFIXES)}")
+            if "," in path:  # the engine's --style takes the files separated by commas
+                raise ConfigError(f"{key}.files: {path}: a file in a blend may not have a comma in its path")
+        weights = [float(weight) for weight in entry.get("weights") or [1.0] * len(files)]
+        if len(weights) != len(files):
+            raise ConfigError(f"{key}.weights: {len(weights)} weights for {len(files)} files")
+        if not sum(weights) > 0:
+            raise ConfigError(f"{key}.weights: at least one weight must be above 0")
+        blends[name] = Blend(files, weights)
+        taken.add(name.lower())
+    return blends
+
+
 @dataclass
 class Plan:
     """Everything the rules need: the images of both sides, device, budget and every pair's settings."""
@@ -215,6 +256,7 @@ class Plan:
     device: str
     budget: str
     images: dict[str, Images]
+    blends: dict[str, Blend] = field(default_factory=dict)
     results: Results = field(default_factory=Results)
 
     @property
@@ -223,7 +265,14 @@ class Plan:
 
     @property
     def styles(self) -> dict[str, str]:
-        return self.images["style"].paths
+        """Every grid column: {style id: its picture}, the style images' then the blends' (whose
+        picture is their preview, written by the workflow)."""
+        previews = {name: str(self.results.blend_preview(name)) for name in self.blends}
+        return {**self.images["style"].paths, **previews}
+
+    def style_files(self, style: str) -> list[str]:
+        """The image files a column's style loss uses: one, or every file of a blend."""
+        return self.blends[style].files if style in self.blends else [self.images["style"].paths[style]]
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
@@ -243,17 +292,20 @@ class Plan:
     def settings(self, content: str, style: str) -> dict:
         """Engine settings of one pair: budget < params < style_overrides < pair_overrides."""
         config = self.config
+        blend = {"style_blend_weights": self.blends[style].weights} if style in self.blends else {}
         return {
             **config["budgets"][self.budget],
             **config["params"],
+            **blend,
             **config["style_overrides"].get(style, {}),
             **config["pair_overrides"].get(f"{content}/{style}", {}),
         }
 
     def engine_flags(self, content: str, style: str) -> str:
-        """Every flag of the pair's engine command but the inputs and threads (which Snakemake supplies)."""
+        """Every flag of the pair's engine command but the content image and threads (which Snakemake supplies)."""
         run = self.results.run(content, style)
-        fixed = {"output_dir": run.folder, "name": run.name, "ckpt_dir": self.results.checkpoints(content, style)}
+        fixed = {"style": ",".join(self.style_files(style)), "output_dir": run.folder, "name": run.name,
+                 "ckpt_dir": self.results.checkpoints(content, style)}
         return (f"{engine_flags(fixed)} --resume --on-mismatch=restart "
                 f"{engine_flags(self.settings(content, style))} --device={shlex.quote(self.device)}")
 
@@ -309,9 +361,10 @@ def make_plan(config: dict, schema_dir: str | Path, sample_names: dict[str, list
     if all(images[kind].from_samples for kind in KINDS) and config["content_dir"] == config["style_dir"]:
         raise ConfigError("config keys content_dir and style_dir: both name the same empty folder; "
                           "samples need two folders")
-    check_overrides(config, images["content"].paths, images["style"].paths)
+    blends = find_blends(config, images["style"].paths)
+    check_overrides(config, images["content"].paths, {**images["style"].paths, **blends})
     device = resolve_device(config["device"])
-    plan = Plan(config, device, pick_budget(config["budget"], device), images)
+    plan = Plan(config, device, pick_budget(config["budget"], device), images, blends)
     check_scale_steps(plan)
     return plan
 

@@ -55,6 +55,13 @@ class RunRecord:
     def final_losses(self) -> dict:
         return self.result.get("final") or {}
 
+    def input_files(self, kind: str) -> list[dict]:
+        """``{path, sha256, size[, blend_weight]}`` of the content (one) or the style images (one per
+        file of a blend); a record written before blends holds one style as an object."""
+        value = self.inputs.get(kind)
+        items = value if isinstance(value, list) else [value]
+        return [item for item in items if isinstance(item, dict)]
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -151,7 +151,8 @@ def test_settings_resolve_budget_then_params_then_style_then_pair(tmp_path):
 def test_engine_command_flags(tmp_path):
     plan = plan_of(tmp_path, params={"style_layers": ["block1_conv1", "block2_conv1"], "weights": "my file.pt"})
     flags = plan.engine_flags("harbour", "waves")
-    assert flags.startswith("--output-dir=results/runs/harbour/waves --name=harbour__waves "
+    assert flags.startswith("--style=" + str(tmp_path / "style" / "waves.png") + " "
+                            "--output-dir=results/runs/harbour/waves --name=harbour__waves "
                             "--ckpt-dir=results/checkpoints/harbour/waves --resume --on-mismatch=restart ")
     assert " --style-layers=block1_conv1,block2_conv1 " in flags
     assert " --weights='my file.pt' " in flags and flags.endswith(" --device=cpu")
@@ -200,3 +201,41 @@ def test_scale_steps_that_leave_no_step_for_the_last_scale_stop_the_plan(tmp_pat
     with pytest.raises(ConfigError, match=r"config: pair harbour/waves: scale_steps take (32|40) of its nsteps "
                                           r"(28|35) steps; the last scale needs at least one"):
         plan_of(tmp_path, **overrides)
+
+
+# --- style blends -----------------------------------------------------------------------------
+
+def test_a_blend_is_one_more_column_with_its_files_and_weights(tmp_path):
+    waves, dots = str(tmp_path / "style" / "waves.png"), str(tmp_path / "style" / "dots.png")
+    plan = plan_of(tmp_path, style_blends={"mix": {"files": [waves, dots], "weights": [0.7, 0.3]},
+                                           "even": {"files": [dots, waves]}},
+                   style_overrides={"mix": {"seed": 9}})
+    assert list(plan.styles) == ["dots", "waves", "mix", "even"]
+    assert plan.styles["mix"] == "results/blends/mix.png"  # its picture, drawn by the workflow
+    assert plan.style_files("mix") == [waves, dots] and plan.style_files("waves") == [waves]
+    assert plan.settings("harbour", "mix")["style_blend_weights"] == [0.7, 0.3]
+    assert plan.settings("harbour", "even")["style_blend_weights"] == [1.0, 1.0]
+    assert plan.settings("harbour", "mix")["seed"] == 9  # style_overrides reach a blend by its id
+    assert "style_blend_weights" not in plan.settings("harbour", "waves")
+    flags = plan.engine_flags("harbour", "mix")
+    assert flags.startswith(f"--style={waves},{dots} ") and " --style-blend-weights=0.7,0.3 " in flags
+
+
+@pytest.mark.parametrize("blend, message", [
+    ({"waves": {"files": ["{s}/waves.png", "{s}/dots.png"]}}, "config key style_blends.waves: 'waves' is already a style id"),
+    ({"mix": {"files": ["{s}/waves.png", "{s}/nope.png"]}}, "config key style_blends.mix.files: {s}/nope.png: no such file"),
+    ({"mix": {"files": ["{s}/waves.png", "{s}/dots.png"], "weights": [1, 2, 3]}},
+     "config key style_blends.mix.weights: 3 weights for 2 files"),
+    ({"mix": {"files": ["{s}/waves.png", "{s}/dots.png"], "weights": [0, 0]}},
+     "config key style_blends.mix.weights: at least one weight must be above 0"),
+    ({"mix": {"files": ["{s}/waves.png"]}}, "config key style_blends.mix.files: ["),
+    ({"a/b": {"files": ["{s}/waves.png", "{s}/dots.png"]}}, "config key style_blends: blend id 'a/b': use only"),
+    ({"mix": {"files": ["{s}/waves.png", "{s}/dots.png"], "weight": [1, 1]}}, "config key style_blends.mix: Additional"),
+])
+def test_bad_blends_name_the_key(tmp_path, blend, message):
+    style = str(tmp_path / "style")
+    blend = {name: {key: [v.format(s=style) if isinstance(v, str) else v for v in values]
+                    for key, values in entry.items()} for name, entry in blend.items()}
+    with pytest.raises(ConfigError) as error:
+        plan_of(tmp_path, style_blends=blend)
+    assert str(error.value).startswith(message.format(s=style))

@@ -1,15 +1,31 @@
-"""``python -m nst``: stylise one content image with one style image.
+"""``python -m nst``: stylise one content image with one style image (or a blend of several).
 
 Options are generated from the settings table (:mod:`nst.engine.settings`); each is
-spelled with dashes, and the seed's underscore spelling is accepted too.
+spelled with dashes, and the seed's underscore spelling is accepted too. Seed 002's
+command line works as written: its flags that are not settings of their own
+(:data:`SEED_SHORTHANDS`) are turned into settings after parsing.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..errors import NSTError
-from .settings import FIELDS, TYPES, Settings, default, flag
+from ..layout import default_run_name
+from .settings import FIELDS, TYPES, Settings, default, flag, split_style_files
+
+# Seed 002's flags that stand for other settings: (flag, argparse keywords, help).
+SEED_SHORTHANDS = [
+    ("--output", {"metavar": "FILE"}, "seed 002's way to name outputs: FILE's folder is the output folder and "
+     "every file name starts with FILE's stem, then the content and style stems (--output run0/result.png "
+     "writes run0/result_<content>_<style>_final.png); replaces --output-dir and --name"),
+    ("--ckpt_in", {"metavar": "DIR"}, "seed 002's checkpoint folder to restore from: --ckpt-dir DIR --resume"),
+    ("--optim", {"action": "store_true"}, "seed 002's Lipschitz estimate at every logged step: "
+     "--lipschitz-every set to --log-every"),
+]
+# Settings whose command-line value needs more than splitting at commas.
+PARSERS = {"style": split_style_files}
 
 
 def _list_of(kind):
@@ -41,27 +57,58 @@ def build_parser() -> argparse.ArgumentParser:
     for name, field in FIELDS.items():
         meta = field.metadata
         group = groups.setdefault(meta["group"], parser.add_argument_group(meta["group"]))
-        flags = [flag(name)] + ([f"--{name}"] if "_" in name else [])
         kwargs = {"dest": name, "help": _help_with_default(meta["help"], default(name), meta["required"])}
         if TYPES[name] is bool:
             kwargs.update(action="store_true", default=default(name))
+        elif name in PARSERS:
+            kwargs.update(type=PARSERS[name], metavar="FILE[,FILE...]", default=default(name))
         elif meta["item"] is not None:
             kwargs.update(type=_list_of(meta["item"]), metavar="A,B,...", default=default(name))
         else:
             kwargs.update(type=TYPES[name], choices=meta["choices"], default=default(name))
-        if meta["required"]:
+        if meta["required"] and name != "output_dir":  # --output may stand for it
             kwargs.update(required=True)
             kwargs.pop("default")
-        group.add_argument(*flags, **kwargs)
+        group.add_argument(*spellings(name), **kwargs)
+    seed = parser.add_argument_group("seed 002's spellings")
+    for option, kwargs, text in SEED_SHORTHANDS:
+        seed.add_argument(option, dest=option.lstrip("-"), help=text, **kwargs)
     return parser
 
 
+def spellings(name: str) -> list[str]:
+    """Every command-line spelling of a setting: dashes, the seed's underscores, aliases."""
+    names = [flag(name)] + ([f"--{name}"] if "_" in name else [])
+    return names + [alias for alias in FIELDS[name].metadata["aliases"] if alias not in names]
+
+
+def settings_from_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> Settings:
+    """Parse ``argv`` and turn seed 002's shorthands into the settings they stand for."""
+    values = vars(parser.parse_args(argv))
+    output, ckpt_in, optim = values.pop("output"), values.pop("ckpt_in"), values.pop("optim")
+    if output is not None:
+        if values["output_dir"] is not None or values["name"] is not None:
+            parser.error("--output names the output folder and files itself: give it without --output-dir and --name")
+        path = Path(output)
+        values["output_dir"] = str(path.parent)
+        values["name"] = f"{path.stem}_{default_run_name(values['content'], values['style'])}"
+    elif values["output_dir"] is None:
+        parser.error("one of the arguments --output-dir or --output is required")
+    if ckpt_in is not None:
+        if values["ckpt_dir"] not in (None, ckpt_in):
+            parser.error("--ckpt_in and --ckpt-dir name different folders: give one")
+        values.update(ckpt_dir=ckpt_in, resume=True)
+    if optim and not values["lipschitz_every"]:
+        values["lipschitz_every"] = values["log_every"]
+    return Settings(**values)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    settings = settings_from_args(build_parser(), argv)
     try:
         from .run import stylise  # imported late so --help stays fast
 
-        record = stylise(Settings(**vars(args)))
+        record = stylise(settings)
     except NSTError as err:
         print(f"nst: error: {err}", file=sys.stderr)
         return 1

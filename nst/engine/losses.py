@@ -120,6 +120,10 @@ LOSS_SCALES = ("mean", "sum", "relative")
 class StyleTransferLoss(nn.Module):
     """alpha * content + beta * style + tau * TV, each a mean over its layers.
 
+    ``style_image`` may be a list (a blend): each layer's style term is then the sum of
+    each style's term times its weight in ``style_blend_weights`` (which should sum to 1;
+    default equal), so a blend's optimum has the weighted mean of the styles' Grams.
+
     ``loss_scale`` says what each layer's squared distance is divided by:
 
     - ``mean`` (seed 002): its number of entries (C*H*W features, C*C Gram entries). The
@@ -137,7 +141,7 @@ class StyleTransferLoss(nn.Module):
         self,
         extractor: nn.Module,
         content_image: torch.Tensor,
-        style_image: torch.Tensor,
+        style_image: torch.Tensor | list[torch.Tensor],
         *,
         content_layers: list[str],
         style_layers: list[str],
@@ -148,6 +152,7 @@ class StyleTransferLoss(nn.Module):
         gram_norm: str = "hw",
         tv_kind: str = "isotropic",
         loss_scale: str = "mean",
+        style_blend_weights: list[float] | None = None,
     ):
         super().__init__()
         self.extractor = extractor
@@ -155,14 +160,19 @@ class StyleTransferLoss(nn.Module):
         self.tv_kind = tv_kind
         self.loss_scale = loss_scale
         self.layer_weights = dict(zip(style_layers, style_layer_weights or [1.0] * len(style_layers)))
+        style_images = [style_image] if isinstance(style_image, torch.Tensor) else list(style_image)
+        self.blend_weights = style_blend_weights or [1.0 / len(style_images)] * len(style_images)
         with torch.no_grad():
             content_features = extractor(content_image)
-            style_features = extractor(style_image)
+            style_features = [extractor(image) for image in style_images]
         self.content = nn.ModuleDict({n: ContentLoss(content_features[n]) for n in content_layers})
-        self.style = nn.ModuleDict({n: StyleLoss(style_features[n], gram_norm) for n in style_layers})
+        # One {layer: loss} per style image of the blend.
+        self.style = nn.ModuleList([
+            nn.ModuleDict({n: StyleLoss(features[n], gram_norm) for n in style_layers}) for features in style_features
+        ])
         # What each layer's squared distance is divided by (see the class docstring).
         self.content_divisors = {n: self._divisor(loss.target) for n, loss in self.content.items()}
-        self.style_divisors = {n: self._divisor(loss.target) for n, loss in self.style.items()}
+        self.style_divisors = [{n: self._divisor(loss.target) for n, loss in losses.items()} for losses in self.style]
 
     @classmethod
     def from_settings(cls, extractor: nn.Module, content_image: torch.Tensor, style_image: torch.Tensor,
@@ -170,13 +180,18 @@ class StyleTransferLoss(nn.Module):
         """The loss a run's :class:`~nst.engine.settings.Settings` ask for."""
         names = ["content_layers", "style_layers", "style_layer_weights", "content_weight", "style_weight",
                  "tv_weight", "gram_norm", "tv_kind", "loss_scale"]
-        return cls(extractor, content_image, style_image, **{name: getattr(settings, name) for name in names})
+        blend_weights = [weight for _, weight in settings.blend()]
+        return cls(extractor, content_image, style_image, style_blend_weights=blend_weights,
+                   **{name: getattr(settings, name) for name in names})
 
     def forward(self, image: torch.Tensor) -> LossTerms:
         features = self.extractor(image)
         content = torch.stack([loss(features[n]) / self.content_divisors[n] for n, loss in self.content.items()]).mean()
         style = torch.stack([
-            self.layer_weights[n] * loss(features[n]) / self.style_divisors[n] for n, loss in self.style.items()
+            self.layer_weights[n] * sum(weight * losses[n](features[n]) / divisors[n]
+                                        for weight, losses, divisors in zip(self.blend_weights, self.style,
+                                                                            self.style_divisors))
+            for n in self.layer_weights
         ]).mean()
         tv = total_variation(image, self.tv_kind)
         if self.loss_scale == "relative":

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..record import METRIC_COLUMNS
+from .colour import colour_statistics, symmetric_power
 from .images import load_tensor, resize_tensor
 from .losses import gram_matrix
 from .model import VGGFeatures
@@ -71,22 +72,26 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((numerator / denominator).mean())
 
 
-def _sqrtm_psd(matrix: torch.Tensor) -> torch.Tensor:
-    values, vectors = torch.linalg.eigh(matrix)
-    return vectors @ torch.diag(values.clamp(min=0).sqrt()) @ vectors.T
+def frechet_distance(a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor]) -> float:
+    """Fréchet distance between two Gaussians given as (mean, covariance)."""
+    (mean_a, cov_a), (mean_b, cov_b) = a, b
+    root_a = symmetric_power(cov_a, 0.5)
+    cross = symmetric_power(root_a @ cov_b @ root_a, 0.5)
+    squared = (mean_a - mean_b).square().sum() + torch.trace(cov_a + cov_b - 2 * cross)
+    return float(squared.clamp(min=0).sqrt())
 
 
 def colour_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     """Fréchet distance between Gaussians fitted to the RGB pixels of two (1, 3, H, W) images."""
-    pixels_a = a.detach().double().reshape(3, -1)
-    pixels_b = b.detach().double().reshape(3, -1)
-    mean_a, mean_b = pixels_a.mean(1), pixels_b.mean(1)
-    cov_a = torch.cov(pixels_a, correction=0)
-    cov_b = torch.cov(pixels_b, correction=0)
-    root_a = _sqrtm_psd(cov_a)
-    cross = _sqrtm_psd(root_a @ cov_b @ root_a)
-    squared = (mean_a - mean_b).square().sum() + torch.trace(cov_a + cov_b - 2 * cross)
-    return float(squared.clamp(min=0).sqrt())
+    return frechet_distance(colour_statistics(a), colour_statistics(b))
+
+
+def mixture_statistics(images: list[torch.Tensor], weights: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and covariance of the pixels of several images mixed with ``weights`` (summing to 1)."""
+    stats = [colour_statistics(image) for image in images]
+    mean = sum(w * m for w, (m, _) in zip(weights, stats))
+    second = sum(w * (c + torch.outer(m, m)) for w, (m, c) in zip(weights, stats))
+    return mean, second - torch.outer(mean, mean)
 
 
 def fit_to(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -109,26 +114,35 @@ class QualityMeter:
         self.extractor = VGGFeatures([FEATURE_LAYER, *GRAM_LAYERS], "vgg19", "caffe").to(self.device)
 
     @torch.no_grad()
-    def measure(self, image: torch.Tensor, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
-        """Every metric of ``image`` (any size) against ``content`` and ``style``; keys are METRIC_COLUMNS."""
+    def measure(self, image: torch.Tensor, content: torch.Tensor, style: torch.Tensor | list[torch.Tensor],
+                weights: list[float] | None = None) -> dict[str, float]:
+        """Every metric of ``image`` (any size) against ``content`` and ``style``; keys are METRIC_COLUMNS.
+
+        A blend of several styles (``weights`` summing to 1) counts as one style whose Gram
+        matrices and colour moments are the weighted means of its images' (the target the
+        blended style loss pulls towards).
+        """
+        styles = [style] if isinstance(style, torch.Tensor) else list(style)
+        weights = weights or [1.0 / len(styles)] * len(styles)
         content = fit_longest(content.detach().float().cpu(), MEASURE_SIZE)
         image = fit_to(image.detach().float().cpu().clamp(0, 1), *content.shape[-2:])
-        style = fit_longest(style.detach().float().cpu(), MEASURE_SIZE)
-        features = {name: self.extractor(x.to(self.device))
-                    for name, x in (("image", image), ("content", content), ("style", style))}
+        styles = [fit_longest(s.detach().float().cpu(), MEASURE_SIZE) for s in styles]
+        features = {name: self.extractor(x.to(self.device)) for name, x in (("image", image), ("content", content))}
+        style_features = [self.extractor(s.to(self.device)) for s in styles]
         target = features["content"][FEATURE_LAYER]
         ratios = []
         for layer in GRAM_LAYERS:
             grams = {name: gram_matrix(f[layer].float())[0] for name, f in features.items()}
+            style_gram = sum(w * gram_matrix(f[layer].float())[0] for w, f in zip(weights, style_features))
             # 0/0 (content == style) gives NaN: no distance to close.
-            photo = (grams["content"] - grams["style"]).square().sum()
-            ratios.append((grams["image"] - grams["style"]).square().sum() / photo)
+            photo = (grams["content"] - style_gram).square().sum()
+            ratios.append((grams["image"] - style_gram).square().sum() / photo)
         metrics = {
             "content_ssim": ssim(luminance(image), luminance(content)),
             "content_distance": float((features["image"][FEATURE_LAYER] - target).norm() / target.norm()),
             "style_distance": float(torch.stack(ratios).mean()),
             "colour_distance_content": colour_distance(image, content),
-            "colour_distance_style": colour_distance(image, style),
+            "colour_distance_style": frechet_distance(colour_statistics(image), mixture_statistics(styles, weights)),
         }
         return {key: round(metrics[key], 6) for key in METRIC_COLUMNS}
 

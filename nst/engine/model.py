@@ -19,6 +19,7 @@ from ..errors import NSTError
 
 ARCHITECTURES = {"vgg16": "D", "vgg19": "E"}  # torchvision's config keys
 PRECISIONS = ("fp32", "bf16")
+POOLINGS = ("max", "avg")
 TORCHVISION_URLS = {
     "vgg16": tv_vgg.VGG16_Weights.IMAGENET1K_V1.url,
     "vgg19": tv_vgg.VGG19_Weights.IMAGENET1K_V1.url,
@@ -136,8 +137,11 @@ def load_torchvision_state(arch: str, weights: str) -> dict[str, torch.Tensor]:
 class VGGFeatures(nn.Module):
     """Frozen VGG trunk, cut after the deepest requested layer; returns the requested activations."""
 
-    def __init__(self, layers: list[str], arch: str = "vgg19", weights: str = "caffe", precision: str = "fp32"):
+    def __init__(self, layers: list[str], arch: str = "vgg19", weights: str = "caffe", precision: str = "fp32",
+                 pooling: str = "max"):
         super().__init__()
+        if pooling not in POOLINGS:
+            raise NSTError(f"--pooling: unknown pooling '{pooling}' (choose from {', '.join(POOLINGS)})")
         if precision not in PRECISIONS:
             raise NSTError(f"--precision: unknown precision '{precision}' (choose from {', '.join(PRECISIONS)})")
         self.precision = precision
@@ -156,9 +160,12 @@ class VGGFeatures(nn.Module):
         self.features = features[: max(self.indices.values()) + 1]
         self.preprocess = CaffePreprocess() if weights == "caffe" else TorchvisionPreprocess()
         # In-place ReLUs would overwrite activations we keep as outputs.
-        for module in self.features:
+        for index, module in enumerate(self.features):
             if isinstance(module, nn.ReLU):
                 module.inplace = False
+            elif isinstance(module, nn.MaxPool2d) and pooling == "avg":
+                # Same window, same output size; the weights need no change (Gatys et al. 2016).
+                self.features[index] = nn.AvgPool2d(kernel_size=module.kernel_size, stride=module.stride)
         self.names_at: dict[int, list[str]] = {}
         for name, index in self.indices.items():
             self.names_at.setdefault(index, []).append(name)

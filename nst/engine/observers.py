@@ -75,12 +75,12 @@ class StepLog(Observer):
 
 
 class Snapshots(Observer):
-    """The image every ``save_every`` steps."""
+    """The image every ``save_every`` steps, as the final image will be saved (colours kept or not)."""
 
     def on_step(self, run: Run, losses: dict[str, float]) -> None:
         every = run.settings.save_every
         if every and run.step % every == 0:
-            save_tensor(run.image, run.files.snapshot(run.step))
+            save_tensor(run.output_image(), run.files.snapshot(run.step))
 
 
 class Checkpoints(Observer):

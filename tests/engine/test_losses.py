@@ -127,3 +127,21 @@ def test_settings_are_keyword_arguments_and_from_settings_passes_them_all():
                                  gram_norm="gatys", tv_kind="squared", loss_scale="sum")
     assert from_settings(image).as_floats() == explicit(image).as_floats()
     assert isinstance(from_settings(image), LossTerms)
+
+
+def test_a_blend_weights_each_styles_gram_distance():
+    torch.manual_seed(1)
+    content, first, second, image = (torch.rand(1, 3, 4, 4) for _ in range(4))
+    common = dict(content_layers=["a"], style_layers=["a", "b"], style_layer_weights=[1.0, 2.0], content_weight=0.0,
+                  tv_weight=0.0)
+    blend = StyleTransferLoss(TwoLayers(), content, [first, second], style_blend_weights=[0.7, 0.3], **common)
+    alone = [StyleTransferLoss(TwoLayers(), content, style, **common)(image).style for style in (first, second)]
+    assert blend(image).style.item() == pytest.approx((0.7 * alone[0] + 0.3 * alone[1]).item(), rel=1e-6)
+    # Default: equal weights.
+    equal = StyleTransferLoss(TwoLayers(), content, [first, second], **common)
+    assert equal(image).style.item() == pytest.approx((0.5 * alone[0] + 0.5 * alone[1]).item(), rel=1e-6)
+    # Relative scale: each style's distance relative to its own target.
+    relative = dict(common, loss_scale="relative")
+    mixed = StyleTransferLoss(TwoLayers(), content, [first, 3 * second], style_blend_weights=[0.5, 0.5], **relative)
+    parts = [StyleTransferLoss(TwoLayers(), content, style, **relative)(image).style for style in (first, 3 * second)]
+    assert mixed(image).style.item() == pytest.approx((0.5 * parts[0] + 0.5 * parts[1]).item(), rel=1e-6)

@@ -88,3 +88,22 @@ def test_measure_files_reads_any_result_file(images, tmp_path):
     content, style = images
     scores = metrics.measure_files(content, content, style)
     assert scores["content_ssim"] == pytest.approx(1.0) and not math.isnan(scores["style_distance"])
+
+
+def test_mixture_statistics_of_two_flat_images():
+    black, white = constant(0.0, 0.0, 0.0), constant(1.0, 1.0, 1.0)
+    mean, cov = metrics.mixture_statistics([black, white], [0.75, 0.25])
+    assert mean.tolist() == pytest.approx([0.25] * 3)
+    assert cov.flatten().tolist() == pytest.approx([0.1875] * 9)  # 0.25 * 0.75 in every entry
+
+
+def test_a_blend_is_measured_against_its_weighted_target(images, meter):
+    content, style = (load_tensor(path, 64) for path in images)
+    single = meter.measure(content, content, style)
+    twice = meter.measure(content, content, [style, style], [0.5, 0.5])
+    assert twice == pytest.approx(single, rel=1e-5)
+    # The style image itself is no closer to a half-style, half-photo blend than the photo is
+    # (Grams: |S - (S + C)/2|^2 = |C - (S + C)/2|^2), though it is at distance 0 from the style alone.
+    style_as_content = resize_tensor(style, *content.shape[-2:])
+    half = meter.measure(style_as_content, content, [style_as_content, content], [0.5, 0.5])
+    assert half["style_distance"] == pytest.approx(1.0, rel=1e-4)

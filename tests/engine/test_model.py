@@ -89,3 +89,20 @@ def test_auto_precision_is_bf16_on_cuda_only():
     assert pick_precision("bf16", torch.device("cpu")) == "bf16"
     with pytest.raises(NSTError, match="--precision: unknown precision 'fp16'"):
         VGGFeatures(["block1_conv1"], precision="fp16")
+
+
+def test_avg_pooling_swaps_every_max_pool_and_keeps_the_weights():
+    from torch import nn
+
+    max_pool = VGGFeatures(["block3_conv1"])
+    avg_pool = VGGFeatures(["block3_conv1"], pooling="avg")
+    kinds = [type(m) for m in avg_pool.features if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d))]
+    assert kinds == [nn.AvgPool2d, nn.AvgPool2d]
+    assert all(torch.equal(a, b) for a, b in zip(max_pool.state_dict().values(), avg_pool.state_dict().values()))
+    image = torch.rand(1, 3, 32, 32)
+    # block1 is before any pooling: the same; block3 differs.
+    both = VGGFeatures(["block1_conv1", "block3_conv1"], pooling="avg")(image)
+    assert torch.equal(both["block1_conv1"], VGGFeatures(["block1_conv1"])(image)["block1_conv1"])
+    assert not torch.allclose(avg_pool(image)["block3_conv1"], max_pool(image)["block3_conv1"])
+    with pytest.raises(NSTError, match="--pooling: unknown pooling 'min'"):
+        VGGFeatures(["block1_conv1"], pooling="min")

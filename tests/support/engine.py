@@ -23,10 +23,14 @@ def write_engine_inputs(folder: Path) -> tuple[Path, Path]:
     return folder / "scene.png", folder / "tiles.jpg"
 
 
-def run_cli(images, out, *extra, expect=0):
-    """``python -m nst`` in-process at 64 px, one thread, on the CPU; asserts the exit status."""
+def run_cli(images, out, *extra, expect=0, output=None):
+    """``python -m nst`` in-process at 64 px, one thread, on the CPU; asserts the exit status.
+
+    ``output``: name the files seed 002's way (``--output FILE``) instead of ``--output-dir out``.
+    """
     content, style = images
-    args = ["--content", str(content), "--style", str(style), "--output-dir", str(out),
+    target = ["--output", str(output)] if output else ["--output-dir", str(out)]
+    args = ["--content", str(content), "--style", str(style), *target,
             "--size", "64", "--threads", "1", "--device", "cpu", *map(str, extra)]
     assert main(args) == expect
     return out

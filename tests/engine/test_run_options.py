@@ -65,26 +65,22 @@ def test_preserve_colour_match_recolours_the_style_to_the_content(images, tmp_pa
     assert (original_mean - mean_c).abs().max() > 0.1 and (original_cov - cov_c).abs().max() > 0.03
 
 
-def test_a_blend_weighted_one_and_zero_is_exactly_the_single_style(images, tmp_path, stripes):
+@pytest.mark.parametrize("second, weights", [("stripes", "1,0"), ("tiles", "0.5,0.5")],
+                         ids=["other-style-at-weight-0", "same-style-twice-at-half"])
+def test_a_blend_that_reduces_to_one_style_is_exactly_that_style(images, tmp_path, stripes, second, weights):
     content, style = images
+    other = {"stripes": stripes, "tiles": style}[second]
     common = ["--nsteps", 4, "--optimizer", "lbfgs"]
     single = files(run_cli(images, tmp_path / "single", *common))
-    blend = files(run_cli((content, f"{style},{stripes}"), tmp_path / "blend", *common,
-                          "--style-blend-weights", "1,0"), "scene_tiles+stripes")
+    blend = files(run_cli((content, f"{style},{other}"), tmp_path / "blend", *common,
+                          "--style-blend-weights", weights), f"scene_tiles+{second}")
     assert np.array_equal(np.asarray(Image.open(single.final)), np.asarray(Image.open(blend.final)))
     assert read_csv(single.log_csv)[-1]["total_loss"] == read_csv(blend.log_csv)[-1]["total_loss"]
     record = read_record(blend.record)
-    assert [(s["path"], s["blend_weight"]) for s in record.inputs["style"]] == [(str(style), 1.0), (str(stripes), 0.0)]
+    expected = [float(w) for w in weights.split(",")]
+    assert [(s["path"], s["blend_weight"]) for s in record.inputs["style"]] == [(str(style), expected[0]),
+                                                                                 (str(other), expected[1])]
     assert all(len(s["sha256"]) == 64 for s in record.inputs["style"])
-
-
-def test_one_style_given_twice_at_half_weight_is_that_style(images, tmp_path):
-    content, style = images
-    common = ["--nsteps", 4, "--optimizer", "lbfgs"]
-    single = files(run_cli(images, tmp_path / "single", *common))
-    twice = files(run_cli((content, f"{style},{style}"), tmp_path / "twice", *common,
-                          "--style-blend-weights", "0.5,0.5"), "scene_tiles+tiles")
-    assert np.array_equal(np.asarray(Image.open(single.final)), np.asarray(Image.open(twice.final)))
 
 
 def test_a_blend_lies_between_its_styles(images, tmp_path, stripes):

@@ -174,6 +174,11 @@ def test_budget_auto_picks_full_on_cuda_and_asks_for_a_gpu(workflow_dir):
                  "config key style_dir: folder 'empty' has no images", id="empty-folder-without-samples"),
     pytest.param({"content_images": ["gone.png"]}, "config key content_images: gone.png: no such file",
                  id="listed-file-missing"),
+    pytest.param({"style_blends": {"mix": {"files": ["style_files/waves.png", "style_files/gone.png"]}}},
+                 "config key style_blends.mix.files: style_files/gone.png: no such file", id="blend-file-missing"),
+    pytest.param({"params": {"preserve_colour": "grey"}},
+                 "config key params.preserve_colour: 'grey' is not one of ['none', 'luminance', 'match']",
+                 id="unknown-colour-mode"),
 ])
 def test_config_errors_stop_before_any_job(workflow_dir, settings, message):
     one_by_two(workflow_dir)

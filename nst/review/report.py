@@ -246,6 +246,8 @@ def _what_ran(pairs: list[Pair], skip: Mapping[str, Any]) -> dict[str, str]:
         "steps": lambda run: run.result.get("steps"),
         "size (px)": lambda run: run.parameters.get("size"),
         "optimizer": lambda run: run.parameters.get("optimizer"),
+        "colours kept": lambda run: run.parameters.get("preserve_colour"),
+        "pooling": lambda run: run.parameters.get("pooling"),
         "device": lambda run: run.environment.get("device"),
     }
     runs = [pair.run for pair in pairs if pair.status == "finished"]

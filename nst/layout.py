@@ -15,6 +15,8 @@ from pathlib import Path
 # A file or folder name: ASCII letters, digits, '.', '_', '-', no leading '.' or '-'
 # (hidden folders, ids mistaken for flags). Image ids are made to match it.
 ID_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9._-]*"
+# A sweep variant's id also joins setting~value pairs (style_weight~5.0_pooling~avg) and list items (+).
+VARIANT_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9._~+-]*"
 _ID = re.compile(ID_PATTERN)
 _SNAPSHOT_STEP = re.compile(r"_step(\d+)\.png$")
 
@@ -102,26 +104,30 @@ class Results:
     def __post_init__(self):
         object.__setattr__(self, "root", Path(self.root))
 
-    # --- one pair ---
-    def run_folder(self, content: str, style: str) -> Path:
-        return self.root / "runs" / content / style
+    # --- one pair (of one variant: a sweep's variants each get a folder level of their own;
+    # without a sweep, variant is None and the level is left out) ---
+    def _folder(self, *parts: str | None) -> Path:
+        return self.root.joinpath(*(part for part in parts if part is not None))
 
-    def run(self, content: str, style: str) -> RunFiles:
+    def run_folder(self, content: str, style: str, variant: str | None = None) -> Path:
+        return self._folder("runs", variant, content, style)
+
+    def run(self, content: str, style: str, variant: str | None = None) -> RunFiles:
         """The engine's files of one pair; the prefix carries both ids, so a file stands alone."""
-        return RunFiles(self.run_folder(content, style), f"{content}__{style}")
+        return RunFiles(self.run_folder(content, style, variant), f"{content}__{style}")
 
-    def checkpoints(self, content: str, style: str) -> Path:
+    def checkpoints(self, content: str, style: str, variant: str | None = None) -> Path:
         """Kept outside the declared outputs, so Snakemake never deletes them (resume after a crash)."""
-        return self.root / "checkpoints" / content / style
+        return self._folder("checkpoints", variant, content, style)
 
-    def job_log(self, rule: str, content: str, style: str) -> Path:
-        return self.root / "logs" / rule / content / f"{style}.log"
+    def job_log(self, rule: str, content: str, style: str, variant: str | None = None) -> Path:
+        return self._folder("logs", rule, variant, content, f"{style}.log")
 
-    def benchmark(self, rule: str, content: str, style: str) -> Path:
-        return self.root / "benchmarks" / rule / content / f"{style}.tsv"
+    def benchmark(self, rule: str, content: str, style: str, variant: str | None = None) -> Path:
+        return self._folder("benchmarks", rule, variant, content, f"{style}.tsv")
 
-    def plot(self, content: str, style: str) -> Path:
-        return self.root / "plots" / content / f"{style}.png"
+    def plot(self, content: str, style: str, variant: str | None = None) -> Path:
+        return self._folder("plots", variant, content, f"{style}.png")
 
     def blend_preview(self, blend: str) -> Path:
         """A blend's style images side by side: its column's picture in the grid and the report."""
@@ -135,6 +141,10 @@ class Results:
     @property
     def contact_sheet(self) -> Path:
         return self.root / "grid.png"
+
+    def contact_sheet_of(self, variant: str | None) -> Path:
+        """The contact sheet of one variant (without a sweep: :attr:`contact_sheet`)."""
+        return self.contact_sheet if variant is None else self.root / "grids" / f"{variant}.png"
 
     def log(self, rule: str) -> Path:
         """Log of a rule that runs once per workflow."""
@@ -161,11 +171,21 @@ class ReportFiles:
 
     @staticmethod
     def pair_page(content: str, style: str) -> str:
+        """One page per pair, with the pair in every variant of a sweep."""
         return f"pairs/{content}/{style}.html"
 
     @staticmethod
-    def pair_assets(content: str, style: str) -> str:
-        return f"assets/runs/{content}/{style}"
+    def variant_page(variant: str | None, first: bool) -> str:
+        """The grid of one variant: the first (or only) one is the index."""
+        return ReportFiles.INDEX if first else f"variants/{variant}.html"
+
+    @staticmethod
+    def contact_sheet(variant: str | None) -> str:
+        return ReportFiles.CONTACT_SHEET if variant is None else f"assets/grids/{variant}.png"
+
+    @staticmethod
+    def pair_assets(content: str, style: str, variant: str | None = None) -> str:
+        return f"assets/runs/{content}/{style}" if variant is None else f"assets/runs/{variant}/{content}/{style}"
 
     @staticmethod
     def input_asset(kind: str, image_id: str, suffix: str) -> str:
@@ -177,4 +197,4 @@ class ReportFiles:
         return str(Path("assets/thumbs") / Path(asset.removeprefix("assets/")).with_suffix(".jpg"))
 
     # Folders a rebuild prunes of files from earlier builds.
-    GENERATED_FOLDERS = ("assets", "pairs")
+    GENERATED_FOLDERS = ("assets", "pairs", "variants")

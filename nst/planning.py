@@ -8,6 +8,7 @@ torch, except :func:`resolve_device` for ``device: auto``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import shlex
 import unicodedata
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from .engine.settings import FIELDS, default, flag
 from .image_files import IMAGE_SUFFIXES
-from .layout import ID_PATTERN, Results, check_id
+from .layout import ID_PATTERN, VARIANT_PATTERN, Results, check_id
 
 KINDS = ("content", "style")
 # Files that belong in an image folder without being images: never warned about.
@@ -249,6 +250,42 @@ def find_blends(config: dict, style_ids: dict[str, str]) -> dict[str, Blend]:
     return blends
 
 
+# --- sweeps ---------------------------------------------------------------------------------------
+
+
+def _value_text(value) -> str:
+    """A setting's value as it appears in a variant id (lists joined by '+')."""
+    text = "+".join(map(str, value)) if isinstance(value, list) else str(value)
+    return re.sub(r"[^A-Za-z0-9._+-]+", "-", text)
+
+
+def variant_id(name: str | None, settings: dict) -> str:
+    """``style_weight~5.0_pooling~avg`` (Paramspace's spelling), after a named variant's name."""
+    return "_".join([*([name] if name else []), *(f"{key}~{_value_text(v)}" for key, v in settings.items())])
+
+
+def find_variants(config: dict) -> dict[str | None, dict]:
+    """{variant id: its settings}: every named variant (``variants``) times every combination of
+    the ``sweep`` lists, in config order; ``{None: {}}`` when there is neither (one grid, no
+    variant level in the paths)."""
+    sweep, named = config["sweep"], config["variants"]
+    if not sweep and not named:
+        return {None: {}}
+    for key, values in sweep.items():
+        texts = [_value_text(value) for value in values]
+        twice = sorted({text for text in texts if texts.count(text) > 1})
+        if twice:
+            raise ConfigError(f"config key sweep.{key}: {', '.join(twice)} given twice")
+    for name in named:
+        try:
+            check_id("variant", name)
+        except ValueError as error:
+            raise ConfigError(f"config key variants: {error}") from None
+    combinations = [dict(zip(sweep, values)) for values in itertools.product(*sweep.values())]
+    return {variant_id(name, combination): {**base, **combination}
+            for name, base in (named.items() or [(None, {})]) for combination in combinations}
+
+
 @dataclass
 class Plan:
     """Everything the rules need: the images of both sides, device, budget and every pair's settings."""
@@ -258,7 +295,18 @@ class Plan:
     budget: str
     images: dict[str, Images]
     blends: dict[str, Blend] = field(default_factory=dict)
+    variants: dict[str | None, dict] = field(default_factory=lambda: {None: {}})
     results: Results = field(default_factory=Results)
+
+    @property
+    def sweeping(self) -> bool:
+        """True when the config compares settings (paths then have a variant level)."""
+        return list(self.variants) != [None]
+
+    @property
+    def cells(self) -> list[tuple[str | None, str, str]]:
+        """Every (variant, content, style) in order: variant by variant, each grid row by row."""
+        return [(variant, content, style) for variant in self.variants for content, style in self.pairs]
 
     @property
     def contents(self) -> dict[str, str]:
@@ -290,31 +338,32 @@ class Plan:
         folder = self.sample_folders[kind]
         return [*self.images[kind].paths.values(), f"{folder}/SOURCES.md", f"{folder}/sources.json"]
 
-    def settings(self, content: str, style: str) -> dict:
-        """Engine settings of one pair: budget < params < style_overrides < pair_overrides."""
+    def settings(self, content: str, style: str, variant: str | None = None) -> dict:
+        """Engine settings of one pair: budget < params < variant < blend weights < style_overrides < pair_overrides."""
         config = self.config
         blend = {"style_blend_weights": self.blends[style].weights} if style in self.blends else {}
         return {
             **config["budgets"][self.budget],
             **config["params"],
+            **self.variants[variant],
             **blend,
             **config["style_overrides"].get(style, {}),
             **config["pair_overrides"].get(f"{content}/{style}", {}),
         }
 
-    def engine_flags(self, content: str, style: str) -> str:
+    def engine_flags(self, content: str, style: str, variant: str | None = None) -> str:
         """Every flag of the pair's engine command but the content image and threads (which Snakemake supplies)."""
-        run = self.results.run(content, style)
+        run = self.results.run(content, style, variant)
         fixed = {"style": ",".join(self.style_files(style)), "output_dir": run.folder, "name": run.name,
-                 "ckpt_dir": self.results.checkpoints(content, style)}
+                 "ckpt_dir": self.results.checkpoints(content, style, variant)}
         return (f"{engine_flags(fixed)} --resume --on-mismatch=restart "
-                f"{engine_flags(self.settings(content, style))} --device={shlex.quote(self.device)}")
+                f"{engine_flags(self.settings(content, style, variant))} --device={shlex.quote(self.device)}")
 
-    def mem_mb(self, content: str, style: str, attempt: int = 1) -> int:
-        return mem_mb(self.settings(content, style), self.device, attempt)
+    def mem_mb(self, content: str, style: str, variant: str | None = None, attempt: int = 1) -> int:
+        return mem_mb(self.settings(content, style, variant), self.device, attempt)
 
-    def runtime_minutes(self, content: str, style: str, attempt: int = 1) -> int:
-        return runtime_minutes(self.settings(content, style), self.device, attempt)
+    def runtime_minutes(self, content: str, style: str, variant: str | None = None, attempt: int = 1) -> int:
+        return runtime_minutes(self.settings(content, style, variant), self.device, attempt)
 
     @property
     def on_cuda(self) -> bool:
@@ -346,11 +395,12 @@ def check_overrides(config: dict, contents: dict, styles: dict) -> None:
 
 def check_scale_steps(plan: Plan) -> None:
     """Every pair leaves its last scale at least one step (else its job would fail at once)."""
-    for content, style in plan.pairs:
-        settings = plan.settings(content, style)
+    for variant, content, style in plan.cells:
+        settings = plan.settings(content, style, variant)
         coarse = sum(_settings_value(settings, "scale_steps"))
         if coarse >= _settings_value(settings, "nsteps"):
-            raise ConfigError(f"config: pair {content}/{style}: scale_steps take {coarse} of its nsteps "
+            where = f"{content}/{style}" + (f" of variant {variant}" if variant else "")
+            raise ConfigError(f"config: pair {where}: scale_steps take {coarse} of its nsteps "
                               f"{_settings_value(settings, 'nsteps')} steps; the last scale needs at least one "
                               "(lower scale_steps or raise nsteps in the budget or the overrides)")
 
@@ -365,7 +415,7 @@ def make_plan(config: dict, schema_dir: str | Path, sample_names: dict[str, list
     blends = find_blends(config, images["style"].paths)
     check_overrides(config, images["content"].paths, {**images["style"].paths, **blends})
     device = resolve_device(config["device"])
-    plan = Plan(config, device, pick_budget(config["budget"], device), images, blends)
+    plan = Plan(config, device, pick_budget(config["budget"], device), images, blends, find_variants(config))
     check_scale_steps(plan)
     return plan
 
@@ -373,3 +423,8 @@ def make_plan(config: dict, schema_dir: str | Path, sample_names: dict[str, list
 def wildcard_pattern() -> str:
     """What a {content} or {style} wildcard matches: an id, never a '/'."""
     return ID_PATTERN
+
+
+def variant_wildcard_pattern() -> str:
+    """What a {variant} wildcard matches: a variant id, never a '/'."""
+    return VARIANT_PATTERN

@@ -240,3 +240,47 @@ def test_bad_blends_name_the_key(tmp_path, blend, message):
     with pytest.raises(ConfigError) as error:
         plan_of(tmp_path, style_blends=blend)
     assert str(error.value).startswith(message.format(s=style))
+
+
+# --- sweeps -----------------------------------------------------------------------------------
+
+def test_a_sweep_is_the_product_of_its_lists_and_each_variant_has_its_folders(tmp_path):
+    plan = plan_of(tmp_path, sweep={"style_weight": [1.0, 10.0], "preserve_colour": ["none", "luminance"]},
+                   pair_overrides={"harbour/waves": {"style_weight": 3.0}})
+    assert list(plan.variants) == [
+        "style_weight~1.0_preserve_colour~none", "style_weight~1.0_preserve_colour~luminance",
+        "style_weight~10.0_preserve_colour~none", "style_weight~10.0_preserve_colour~luminance"]
+    assert plan.sweeping and len(plan.cells) == 4 * 2
+    variant = "style_weight~10.0_preserve_colour~luminance"
+    dots = plan.settings("harbour", "dots", variant)
+    assert (dots["style_weight"], dots["preserve_colour"]) == (10.0, "luminance")
+    assert plan.settings("harbour", "waves", variant)["style_weight"] == 3.0  # the pair override still wins
+    flags = plan.engine_flags("harbour", "dots", variant)
+    assert f" --output-dir='results/runs/{variant}/harbour/dots' " in flags  # quoted: '~'
+    assert f" --ckpt-dir='results/checkpoints/{variant}/harbour/dots' " in flags
+
+
+def test_named_variants_and_no_sweep(tmp_path):
+    plan = plan_of(tmp_path / "a", variants={"soft": {"style_weight": 1.0}, "avg": {"pooling": "avg"}},
+                   sweep={"scale_steps": [[26, 6], []]})
+    assert list(plan.variants) == ["soft_scale_steps~26+6", "soft_scale_steps~", "avg_scale_steps~26+6",
+                                   "avg_scale_steps~"]
+    assert plan.variants["avg_scale_steps~26+6"] == {"pooling": "avg", "scale_steps": [26, 6]}
+    plain = plan_of(tmp_path / "b")
+    assert list(plain.variants) == [None] and not plain.sweeping
+    assert plain.cells == [(None, "harbour", "dots"), (None, "harbour", "waves")]
+    assert " --output-dir=results/runs/harbour/dots " in plain.engine_flags("harbour", "dots")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"sweep": {"styel_weight": [1.0]}}, "config key sweep: Additional properties are not allowed ('styel_weight'"),
+    ({"sweep": {"style_weight": []}}, "config key sweep.style_weight: [] should be non-empty"),
+    ({"sweep": {"optimizer": ["adam", "sgd"]}}, "config key sweep.optimizer.1: 'sgd' is not one of"),
+    ({"sweep": {"device": ["cpu"]}}, "config key sweep: Additional properties are not allowed ('device'"),
+    ({"sweep": {"seed": [1, 1]}}, "config key sweep.seed: 1 given twice"),
+    ({"variants": {"a b": {"seed": 1}}}, "config key variants: variant id 'a b': use only"),
+])
+def test_bad_sweeps_name_the_key(tmp_path, change, message):
+    with pytest.raises(ConfigError) as error:
+        plan_of(tmp_path, **change)
+    assert str(error.value).startswith(message)

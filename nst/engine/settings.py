@@ -282,8 +282,19 @@ def _property_schema(name: str) -> dict:
     return {**schema, **described}
 
 
+def sweep_schema() -> dict:
+    """A sweep: setting -> a list of values, each checked like the setting itself (a typo names the key)."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {name: {"type": "array", "minItems": 1, "items": _property_schema(name)}
+                       for name, f in FIELDS.items() if f.metadata["per_pair"]},
+    }
+
+
 def params_schema() -> dict:
-    """JSON schema of the settings a workflow config may give per pair (``params``, overrides, budgets)."""
+    """JSON schema of the settings a workflow config may give per pair (``params``, overrides, budgets);
+    ``$defs/sweep`` is the schema of a sweep over them."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "params.schema.yaml",
@@ -293,6 +304,7 @@ def params_schema() -> dict:
         "type": "object",
         "additionalProperties": False,
         "properties": {name: _property_schema(name) for name, f in FIELDS.items() if f.metadata["per_pair"]},
+        "$defs": {"sweep": sweep_schema()},
     }
 
 

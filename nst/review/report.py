@@ -33,9 +33,10 @@ from .summary import summarise
 THUMB_PX = 200  # longest side of grid and snapshot thumbnails
 THUMB_QUALITY = 80  # JPEG quality: ~10 kB per thumbnail keeps a 5x5 page far below 3 MB
 # Summary columns the page shows (the linked CSV has them all); unknown tables are shown whole.
-SUMMARY_COLUMNS = ["content", "style", "status", "budget", "steps", "size", "optimizer", "device",
-                   "wall_time_s", "s_per_step", "final_content_loss", "final_style_loss",
-                   "final_tv_loss", "final_total_loss"]
+# The variant column only when a sweep ran; click a heading to sort by it.
+SUMMARY_COLUMNS = ["variant", "content", "style", "status", "content_ssim", "style_distance", "wall_time_s",
+                   "budget", "steps", "size", "optimizer", "device", "s_per_step", "final_content_loss",
+                   "final_style_loss", "final_tv_loss", "final_total_loss"]
 TEMPLATES = Path(__file__).with_name("templates")
 
 
@@ -56,6 +57,7 @@ class Pair:
     content: str
     style: str
     status: str  # "finished" | "failed" | "incomplete" | "not run"
+    variant: str | None = None  # the sweep variant (None without a sweep)
     error: str | None = None
     error_file: str | None = None  # the input file at fault, when the engine named one
     run: RunRecord | None = None
@@ -67,6 +69,7 @@ class Pair:
     stylise_log: str | None = None
     page: str = ""
     facts: dict[str, str] = field(default_factory=dict)  # headline numbers of a finished run
+    scores: str = ""  # the cell's one-line quality summary (content SSIM, style distance, time)
     parameters: dict[str, str] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
 
@@ -80,46 +83,83 @@ def build_report(
     summary: pd.DataFrame | str | os.PathLike | None = None,
     grid_image: str | os.PathLike | None = None,
     title: str = "Neural style transfer: comparison report",
+    variants: Mapping[str | None, Mapping[str, Any]] | Iterable[str | None] | None = None,
+    grid_images: Mapping[str | None, str | os.PathLike] | None = None,
 ) -> Path:
     """Write the report into ``out_dir`` and return the path of its index.html.
 
     ``contents``/``styles`` map the workflow's ids to the input image files, in grid order.
     ``settings`` (preset, budget, ...) is shown at the top of the page. ``summary`` is a
     DataFrame or a CSV path; default the results' summary.csv when it exists.
+    ``variants`` are a sweep's variant ids (or {id: its settings}); without them there is one
+    grid. Each variant's grid is a page of its own (the first is index.html) with a switch
+    between them, and each pair's page shows the pair in every variant. ``grid_images``
+    maps each variant to its contact sheet (``grid_image``: the only one).
     """
     results, files = Results(results_dir), ReportFiles(Path(out_dir))
     for kind, ids in (("content", contents), ("style", styles)):
         for image_id in ids:
             check_id(kind, image_id)
+    grid_images = dict(grid_images or ({None: grid_image} if grid_image else {}))
+    if variants is None:
+        variants = list(grid_images) or [None]
+    variant_settings = dict(variants) if isinstance(variants, Mapping) else {v: {} for v in variants}
+    variant_ids = list(variant_settings) or [None]
     assets = _Assets(files.folder)
     inputs = {
         "content": {c: _input_image(assets, "content", c, p) for c, p in contents.items()},
         "style": {s: _input_image(assets, "style", s, p) for s, p in styles.items()},
     }
-    rows = [(c, [_collect_pair(results, assets, c, s) for s in styles]) for c in contents]
-    pairs = [pair for _, row in rows for pair in row]
+    grids = {variant: [(c, [_collect_pair(results, assets, c, s, variant) for s in styles]) for c in contents]
+             for variant in variant_ids}
+    pairs = [pair for rows in grids.values() for _, row in rows for pair in row]
+    across = {(c, s): [pair for pair in pairs if (pair.content, pair.style) == (c, s)] for c in contents for s in styles}
 
     env = _environment()
-    for index, pair in enumerate(pairs):
-        neighbours = {"previous": pairs[index - 1] if index else None,
-                      "next": pairs[index + 1] if index + 1 < len(pairs) else None}
+    order = list(across)
+    for index, key in enumerate(order):
+        content, style = key
+        neighbours = {"previous": across[order[index - 1]][0] if index else None,
+                      "next": across[order[index + 1]][0] if index + 1 < len(order) else None}
         html = env.get_template("report_pair.html.j2").render(
-            title=f"{pair.content} × {pair.style}", root="../../", pair=pair,
-            content=inputs["content"][pair.content], style=inputs["style"][pair.style],
+            title=f"{content} × {style}", root="../../", pairs=across[key], content_id=content, style_id=style,
+            content=inputs["content"][content], style=inputs["style"][style],
+            compare=_compare_options(across[key], inputs["content"][content]),
+            variant_pages={v: ReportFiles.variant_page(v, i == 0) for i, v in enumerate(variant_ids)},
             **neighbours)
-        _write_text(assets, pair.page, html)
+        _write_text(assets, ReportFiles.pair_page(content, style), html)
 
-    grid_url = (assets.link(grid_image, files.CONTACT_SHEET)
-                if grid_image and Path(grid_image).is_file() else None)
     summary_table, summary_url = _summary(assets, results, summary)
-    html = env.get_template("report.html.j2").render(
-        title=title, root="", rows=rows, contents=inputs["content"], styles=inputs["style"],
-        settings=dict(settings or {}), ran=_what_ran(pairs, skip=dict(settings or {})), counts=_counts(pairs),
-        broken_inputs=broken_inputs(pairs, [*contents.values(), *styles.values()]),
-        summary=summary_table, summary_url=summary_url, grid_url=grid_url)
-    _write_text(assets, files.INDEX, html)  # last, so a complete index means a complete report
+    switch = [{"id": v, "page": ReportFiles.variant_page(v, i == 0),
+               "settings": ", ".join(f"{k} {_format_cell(x)}" for k, x in (variant_settings.get(v) or {}).items()),
+               "counts": _counts([p for _, row in grids[v] for p in row])}
+              for i, v in enumerate(variant_ids)]
+    for number, variant in reversed(list(enumerate(variant_ids))):  # the index last: complete means complete
+        page = ReportFiles.variant_page(variant, number == 0)
+        root = "" if number == 0 else "../"
+        grid_path = grid_images.get(variant)
+        grid_url = (assets.link(grid_path, ReportFiles.contact_sheet(variant))
+                    if grid_path and Path(grid_path).is_file() else None)
+        variant_pairs = [p for _, row in grids[variant] for p in row]
+        html = env.get_template("report.html.j2").render(
+            title=title, root=root, rows=grids[variant], contents=inputs["content"], styles=inputs["style"],
+            variant=variant, switch=switch if variant_ids != [None] else [],
+            settings=dict(settings or {}), ran=_what_ran(variant_pairs, skip=dict(settings or {})),
+            counts=_counts(variant_pairs),
+            broken_inputs=broken_inputs(variant_pairs, [*contents.values(), *styles.values()]),
+            summary=summary_table if number == 0 else None, summary_url=summary_url, grid_url=grid_url)
+        _write_text(assets, page, html)
     assets.prune()
     return files.index
+
+
+def _compare_options(pairs: list["Pair"], content: "Picture") -> list[dict]:
+    """What the side-by-side view can show: each finished variant's result, then the photo."""
+    options = [{"label": pair.variant or "result", "url": pair.final.full}
+               for pair in pairs if pair.status == FINISHED and pair.final.full]
+    if content.full:
+        options.append({"label": "photo (content)", "url": content.full})
+    return options
 
 
 def build_report_from_results(
@@ -128,6 +168,7 @@ def build_report_from_results(
     styles: Mapping[str, str | os.PathLike],
     settings: Mapping[str, Any] | None = None,
     budget: str | None = None,
+    variants: Iterable[str | None] | None = None,
 ) -> tuple[Path, int]:
     """The report of whatever exists (after a failed workflow run): ``(index.html, finished pairs)``.
 
@@ -135,15 +176,19 @@ def build_report_from_results(
     workflow's own contact sheet is a rule's output, which only a complete run writes).
     """
     results = Results(results_dir)
-    status = {(c, s): pair_status(results, c, s)[0] for c in contents for s in styles}
-    done = [pair for pair, state in status.items() if state == FINISHED]
-    sheet = {(c, s): (results.run(c, s).final if state == FINISHED else None)
-             for (c, s), state in status.items() if state in (FINISHED, FAILED)}  # None: a failed cell
-    grid = results.report.folder / ReportFiles.CONTACT_SHEET
-    contact_sheet(contents, styles, sheet, grid)
-    summary = summarise([(c, s, results.run(c, s).record) for c, s in done], budget=budget) if done else None
+    variants = list(variants or [None])
+    status = {(v, c, s): pair_status(results, c, s, v)[0] for v in variants for c in contents for s in styles}
+    done = [cell for cell, state in status.items() if state == FINISHED]
+    grids = {}
+    for variant in variants:
+        sheet = {(c, s): (results.run(c, s, v).final if state == FINISHED else None)
+                 for (v, c, s), state in status.items() if v == variant and state in (FINISHED, FAILED)}
+        grids[variant] = results.report.folder / ReportFiles.contact_sheet(variant)  # None: a failed cell
+        contact_sheet(contents, styles, sheet, grids[variant])
+    runs = [(c, s, results.run(c, s, v).record, v) for v, c, s in done]
+    summary = summarise(runs, budget=budget) if done else None
     index = build_report(results.root, results.report.folder, contents, styles, settings=settings,
-                         summary=summary, grid_image=grid)
+                         summary=summary, variants=variants, grid_images=grids)
     return index, len(done)
 
 
@@ -161,7 +206,8 @@ def broken_inputs(pairs: list[Pair], input_paths: Iterable[str | os.PathLike]) -
 # --- collecting one pair -------------------------------------------------------------
 
 
-def pair_status(results: Results, content: str, style: str) -> tuple[str, str | None, RunRecord]:
+def pair_status(results: Results, content: str, style: str,
+                variant: str | None = None) -> tuple[str, str | None, RunRecord]:
     """``(status, error line, run record)`` of one pair, from its run record.
 
     "finished": the record says so and the final image exists; "failed": the engine
@@ -169,7 +215,7 @@ def pair_status(results: Results, content: str, style: str) -> tuple[str, str | 
     "running" (the run was stopped), or a finished one whose image is gone; "not run":
     no record at all.
     """
-    files = results.run(content, style)
+    files = results.run(content, style, variant)
     record = read_record(files.record)
     if record.status == FINISHED:
         if files.final.is_file():
@@ -182,13 +228,13 @@ def pair_status(results: Results, content: str, style: str) -> tuple[str, str | 
     return NOT_RUN, None, record
 
 
-def _collect_pair(results: Results, assets: "_Assets", content: str, style: str) -> Pair:
-    files = results.run(content, style)
-    status, error, record = pair_status(results, content, style)
-    pair = Pair(content, style, status, error, record.error_file, record,
-                page=ReportFiles.pair_page(content, style))
-    here = ReportFiles.pair_assets(content, style)
-    job_log = results.job_log("stylise", content, style)
+def _collect_pair(results: Results, assets: "_Assets", content: str, style: str, variant: str | None = None) -> Pair:
+    files = results.run(content, style, variant)
+    status, error, record = pair_status(results, content, style, variant)
+    page = ReportFiles.pair_page(content, style) + (f"#variant-{variant}" if variant else "")
+    pair = Pair(content, style, status, variant, error, record.error_file, record, page=page)
+    here = ReportFiles.pair_assets(content, style, variant)
+    job_log = results.job_log("stylise", content, style, variant)
     if job_log.is_file():
         pair.stylise_log = assets.link(job_log, f"{here}/stylise.log")
     if status != FINISHED:
@@ -196,16 +242,27 @@ def _collect_pair(results: Results, assets: "_Assets", content: str, style: str)
 
     pair.final = assets.image(files.final, f"{here}/{files.final.name}")
     pair.snapshots = [assets.image(path, f"{here}/{path.name}", step=step) for step, path in files.snapshots()]
-    plot = results.plot(content, style)
+    plot = results.plot(content, style, variant)
     if plot.is_file():
         pair.plot = assets.link(plot, f"{here}/loss_plot.png")
     if files.log_csv.is_file():
         pair.log_csv = assets.link(files.log_csv, f"{here}/{files.log_csv.name}")
     pair.run_json = assets.link(files.record, f"{here}/{files.record.name}")
     pair.facts = _facts(record)
+    pair.scores = _scores(record)
     pair.parameters = {key: _format_cell(value) for key, value in record.parameters.items()}
     pair.environment = {key: _format_cell(value) for key, value in record.environment.items()}
     return pair
+
+
+def _scores(run: RunRecord) -> str:
+    """``ssim 0.55 · style 0.13 · 33 s``: how much of the photo, how close to the painting, how long."""
+    metrics, wall = run.result.get("metrics") or {}, run.result.get("wall_time_s")
+    parts = [f"{label} {metrics[key]:.2f}" for key, label in (("content_ssim", "ssim"), ("style_distance", "style"))
+             if isinstance(metrics.get(key), (int, float))]
+    if isinstance(wall, (int, float)):
+        parts.append(_duration(wall))
+    return " · ".join(parts)
 
 
 def _facts(run: RunRecord) -> dict[str, str]:
@@ -286,12 +343,16 @@ def _summary(assets: "_Assets", results: Results, summary) -> tuple[dict | None,
         except (OSError, ValueError) as exc:
             raise ValueError(f"{summary}: cannot read the summary table: {exc}") from exc
         url = assets.link(summary, ReportFiles.SUMMARY)
-    columns = [col for col in SUMMARY_COLUMNS if col in frame.columns] or list(frame.columns)
-    linked = columns[:2] == ["content", "style"]
+    columns = [col for col in SUMMARY_COLUMNS
+               if col in frame.columns and (col != "variant" or frame[col].notna().any())] or list(frame.columns)
+    linked = {"content", "style"} <= set(columns)
     rows = []
     for record in frame.to_dict("records"):
         page = ReportFiles.pair_page(record["content"], record["style"]) if linked else None
-        rows.append({"page": page, "cells": [_format_cell(record[col]) for col in columns]})
+        if page and "variant" in columns and not pd.isna(record["variant"]):
+            page += f"#variant-{record['variant']}"
+        rows.append({"page": page, "cells": [_format_cell(record[col]) for col in columns],
+                     "links": [col in ("content", "style") for col in columns]})
     return {"columns": [str(col) for col in columns], "rows": rows}, url
 
 

@@ -6,8 +6,9 @@ Usage::
     df = summarise([(c, s, results.run(c, s).record) for c, s in pairs], budget="preview")
     write_summary(df, results.summary)
 
-Each run is ``(content_id, style_id, path)`` where ``path`` is the run's record or the
-output folder holding exactly one record.
+Each run is ``(content_id, style_id, path)`` or ``(content_id, style_id, path, variant)``,
+where ``path`` is the run's record or the output folder holding exactly one record and
+``variant`` the sweep variant's id (blank without a sweep).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from ..record import METRIC_COLUMNS, RunRecord, is_missing, read_log, read_recor
 
 # parameters that get a fixed column near the front
 KEY_PARAMETERS = ["optimizer", "size", "nsteps", "content_weight", "style_weight", "tv_weight"]
-COLUMNS = ["content", "style", "name", "status", "error", "steps", "wall_time_s", "s_per_step", "device",
+COLUMNS = ["variant", "content", "style", "name", "status", "error", "steps", "wall_time_s", "s_per_step", "device",
            *KEY_PARAMETERS, *(f"final_{loss}" for loss in LOSSES), *METRIC_COLUMNS, "resumed_from_step", "budget",
            "last_logged_step", "log_elapsed_s", "threads", "torch", "content_path", "style_path", "run_json"]
 
@@ -41,7 +42,7 @@ def find_run_json(path: str | Path) -> Path:
     return found[0]
 
 
-def summarise(runs: Iterable[tuple[str, str, str | Path]], budget: str | None = None) -> pd.DataFrame:
+def summarise(runs: Iterable[tuple], budget: str | None = None) -> pd.DataFrame:
     """One row per run (columns :data:`COLUMNS`, then every other parameter, flattened, in first-seen order).
 
     ``budget`` (e.g. the workflow's budget preset) fills the budget column for runs whose parameters
@@ -49,7 +50,8 @@ def summarise(runs: Iterable[tuple[str, str, str | Path]], budget: str | None = 
     final losses are the last values in its log. A record that cannot be read gives a row with
     status "unreadable" and the reason, naming the file, in ``error``.
     """
-    rows = [_row(content, style, find_run_json(path), budget) for content, style, path in runs]
+    rows = [_row(content, style, find_run_json(path), budget) | {"variant": variant}
+            for content, style, path, variant in (tuple(run) + (None,) * (4 - len(run)) for run in runs)]
     table = pd.DataFrame(rows)
     extra = [c for c in table.columns if c not in COLUMNS]
     return table.reindex(columns=COLUMNS + extra)

@@ -227,3 +227,52 @@ def test_a_style_blend_is_one_more_column_of_the_grid(workflow_dir):
     assert summary.loc[1, "style_path"] == "style_files/waves.png,extra/dots.jpg"
     report = results.report.index.read_text()
     assert "mix" in report and "blends/mix.png" not in report  # the report keeps its own copy of the picture
+
+
+SWEEP = {"preserve_colour": ["none", "luminance"]}
+VARIANTS = ["preserve_colour~none", "preserve_colour~luminance"]
+
+
+def sweep_workflow(workdir: Path) -> str:
+    """2 contents x 2 styles x a 2-value sweep at 64 px; returns the config file's name."""
+    write_test_image(workdir / "content_files" / "harbour.png", 80, 60)
+    write_test_image(workdir / "content_files" / "tower.png", 60, 80, seed=1)
+    write_test_image(workdir / "style_files" / "waves.png", 64, 64, seed=2)
+    write_test_image(workdir / "style_files" / "dots.jpg", 64, 64, seed=3)
+    return write_config(workdir, {"size": 64, "optimizer": "adam", "nsteps": 2, "scale_steps": []}, sweep=SWEEP)
+
+
+def test_a_sweep_renders_every_variant_of_the_grid(workflow_dir):
+    config = sweep_workflow(workflow_dir)
+    planned = run_snakemake(workflow_dir, "-n", "--configfile", config)
+    assert planned.returncode == 0, planned.stdout[-3000:]
+    assert job_counts(planned.stdout)["stylise"] == 8 and job_counts(planned.stdout)["grid"] == 2
+
+    result = run_snakemake(workflow_dir, "--cores", "2", "--configfile", config)
+    assert result.returncode == 0, result.stdout[-5000:]
+    results = results_in(workflow_dir)
+    cells = [(v, c, s) for v in VARIANTS for c in ("harbour", "tower") for s in ("dots", "waves")]
+    for variant, content, style in cells:
+        run = results.run(content, style, variant)
+        assert run.final.is_file() and run.folder == workflow_dir / "results" / "runs" / variant / content / style
+        assert read_record(run.record).parameters["preserve_colour"] == variant.split("~")[1]
+    for variant in VARIANTS:
+        with Image.open(results.contact_sheet_of(variant)) as sheet:
+            assert sheet.size == (3 * 160, 3 * 160)
+    summary = pd.read_csv(results.summary)
+    assert list(zip(summary["variant"], summary["content"], summary["style"])) == cells
+    # The report: a grid per variant with a switch between them, a page per pair with every variant.
+    report = results.report
+    index, second = report.index.read_text(), (report.folder / "variants" / f"{VARIANTS[1]}.html").read_text()
+    for page in (index, second):
+        assert 'class="variants"' in page and f'data-variant="{VARIANTS[0]}"' in page
+        assert f'data-variant="{VARIANTS[1]}"' in page
+    assert 'aria-current="page" data-variant="preserve_colour~none"' in index
+    assert 'aria-current="page" data-variant="preserve_colour~luminance"' in second
+    pair_page = (report.folder / "pairs" / "harbour" / "waves.html").read_text()
+    for variant in VARIANTS:
+        assert f'id="variant-{variant}"' in pair_page
+    assert 'id="compare-slider"' in pair_page and "photo (content)" in pair_page
+
+    shown = run_snakemake(workflow_dir, "--report", "report.html", "--configfile", config)
+    assert shown.returncode == 0, shown.stdout[-3000:]

@@ -16,7 +16,7 @@ sys.path.insert(0, PACKAGE_ROOT)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [PACKAGE_ROOT, os.getenv("PYTHONPATH")])))
 
 from nst.layout import Results
-from nst.planning import ConfigError, make_plan, wildcard_pattern
+from nst.planning import ConfigError, make_plan, variant_wildcard_pattern, wildcard_pattern
 from nst.samples import SAMPLES
 
 try:
@@ -31,11 +31,15 @@ for warning in PLAN.warnings():
     logger.warning(f"Warning: {warning}")
 
 RESULTS = PLAN.results
-CONTENTS, STYLES, PAIRS = PLAN.contents, PLAN.styles, PLAN.pairs
+CONTENTS, STYLES, PAIRS, CELLS = PLAN.contents, PLAN.styles, PLAN.pairs, PLAN.cells
+VARIANTS = list(PLAN.variants)  # [None] without a sweep
+# With a sweep, every per-pair path has a {variant} level; without one it has none.
+VARIANT = "{variant}" if PLAN.sweeping else None
 # Path patterns of one pair, with the wildcards left in.
-RUN = RESULTS.run("{content}", "{style}")
-CHECKPOINTS = RESULTS.checkpoints("{content}", "{style}")
-PLOT = RESULTS.plot("{content}", "{style}")
+RUN = RESULTS.run("{content}", "{style}", VARIANT)
+CHECKPOINTS = RESULTS.checkpoints("{content}", "{style}", VARIANT)
+PLOT = RESULTS.plot("{content}", "{style}", VARIANT)
+CONTACT_SHEET = RESULTS.contact_sheet_of(VARIANT)
 
 # Jobs use the interpreter that runs Snakemake, as `script:` rules do, unless a conda
 # env or container supplies its own `python`.
@@ -46,12 +50,24 @@ wildcard_constraints:
     content=wildcard_pattern(),
     style=wildcard_pattern(),
     blend=wildcard_pattern(),
+    variant=variant_wildcard_pattern(),
 
 
-def every_pair(pattern):
-    """``pattern`` (a path with {content} and {style}) for every pair, in grid order."""
+def every_pair(pattern, variants=VARIANTS):
+    """``pattern`` (a path with {content}, {style} and maybe {variant}) for every cell of
+    ``variants``, variant by variant, each in grid order."""
     pattern = str(pattern)
-    return [pattern.format(content=content, style=style) for content, style in PAIRS]
+    return [pattern.format(content=content, style=style, variant=variant)
+            for variant, content, style in CELLS if variant in variants]
+
+
+def variant_of(wildcards):
+    return wildcards.get("variant")
+
+
+def variant_finals(wildcards):
+    """The final images of one variant's grid (the contact sheet's inputs)."""
+    return every_pair(RUN.final, [variant_of(wildcards)])
 
 
 def pair_inputs(wildcards):
@@ -65,15 +81,15 @@ def blend_files(wildcards):
 
 
 def engine_flags(wildcards):
-    return PLAN.engine_flags(wildcards.content, wildcards.style)
+    return PLAN.engine_flags(wildcards.content, wildcards.style, variant_of(wildcards))
 
 
 def stylise_mem_mb(wildcards, attempt):
-    return PLAN.mem_mb(wildcards.content, wildcards.style, attempt)
+    return PLAN.mem_mb(wildcards.content, wildcards.style, variant_of(wildcards), attempt)
 
 
 def stylise_runtime(wildcards, attempt):
-    return PLAN.runtime_minutes(wildcards.content, wildcards.style, attempt)
+    return PLAN.runtime_minutes(wildcards.content, wildcards.style, variant_of(wildcards), attempt)
 
 
 def get_final_output():
@@ -83,3 +99,7 @@ def get_final_output():
     report at the report's own path, and a rerun would otherwise find it and stop.
     """
     return [*every_pair(RUN.final), str(RESULTS.report.index)]
+
+
+def every_contact_sheet():
+    return [str(RESULTS.contact_sheet_of(variant)) for variant in VARIANTS]

@@ -1,20 +1,21 @@
-# The contact sheet: content rows x style columns, inputs along the top and left.
+# The contact sheet: content rows x style columns, inputs along the top and left; one
+# per variant of a sweep.
 
 
 rule grid:
     input:
-        finals=every_pair(RUN.final),
+        finals=variant_finals,
         contents=list(CONTENTS.values()),
         styles=list(STYLES.values()),
     output:
         report(
-            str(RESULTS.contact_sheet),
+            str(CONTACT_SHEET),
             caption="../report/grid.rst",
             category="Overview",
-            labels={"figure": "contact sheet"},
+            labels={"figure": "contact sheet", **({"variant": "{variant}"} if VARIANT else {})},
         ),
     log:
-        str(RESULTS.log("grid")),
+        str(RESULTS.log("grid" if VARIANT is None else "grid_{variant}")),
     params:
         contents=CONTENTS,
         styles=STYLES,

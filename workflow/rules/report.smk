@@ -7,7 +7,7 @@
 rule report:
     input:
         summary=str(RESULTS.summary),
-        grid=str(RESULTS.contact_sheet),
+        grids=every_contact_sheet(),
         # Each pair's final image and log come from the job that draws its plot.
         plots=every_pair(PLOT),
         contents=list(CONTENTS.values()),
@@ -19,6 +19,7 @@ rule report:
     params:
         contents=CONTENTS,
         styles=STYLES,
+        variants=PLAN.variants,  # {id: settings}, shown on the variant switch
         settings=PLAN.report_settings(),
     localrule: True
     conda:
@@ -32,7 +33,8 @@ onerror:
     try:
         from nst.review.report import build_report_from_results
 
-        index, finished = build_report_from_results(RESULTS.root, CONTENTS, STYLES, PLAN.report_settings(), PLAN.budget)
+        index, finished = build_report_from_results(RESULTS.root, CONTENTS, STYLES, PLAN.report_settings(),
+                                                    PLAN.budget, VARIANTS)
         print(f"Some jobs failed; report of the {finished} finished pair(s): {index}", file=sys.stderr)
     except Exception as error:  # noqa: BLE001
         print(f"Some jobs failed, and the partial report could not be built: {error}", file=sys.stderr)

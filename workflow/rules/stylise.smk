@@ -6,6 +6,12 @@
 # The run record is not declared either: a failed job keeps its record (status failed,
 # the one-line error), which the report shows. The loss plot is drawn by the same job
 # (a separate job per plot doubled the DAG: a 100 x 100 dry run took 27% longer).
+# `snakemake --report` files results by content and style, or, with a sweep, by variant
+# and content.
+
+REPORT_CATEGORY = "{variant}" if VARIANT else "{content}"
+REPORT_SUBCATEGORY = "{content}" if VARIANT else "{style}"
+REPORT_LABELS = {**({"variant": "{variant}"} if VARIANT else {}), "content": "{content}", "style": "{style}"}
 
 
 rule stylise:
@@ -15,26 +21,26 @@ rule stylise:
         final=report(
             str(RUN.final),
             caption="../report/stylise.rst",
-            category="{content}",
-            subcategory="{style}",
-            labels={"content": "{content}", "style": "{style}", "figure": "stylised image"},
+            category=REPORT_CATEGORY,
+            subcategory=REPORT_SUBCATEGORY,
+            labels={**REPORT_LABELS, "figure": "stylised image"},
         ),
         log_csv=str(RUN.log_csv),
         plot=report(
             str(PLOT),
             caption="../report/plots.rst",
-            category="{content}",
-            subcategory="{style}",
-            labels={"content": "{content}", "style": "{style}", "figure": "loss curves"},
+            category=REPORT_CATEGORY,
+            subcategory=REPORT_SUBCATEGORY,
+            labels={**REPORT_LABELS, "figure": "loss curves"},
         ),
     log:
-        str(RESULTS.job_log("stylise", "{content}", "{style}")),
+        str(RESULTS.job_log("stylise", "{content}", "{style}", VARIANT)),
     benchmark:
-        str(RESULTS.benchmark("stylise", "{content}", "{style}"))
+        str(RESULTS.benchmark("stylise", "{content}", "{style}", VARIANT))
     params:
         python=PYTHON,
         flags=engine_flags,
-        title="{content} × {style}",
+        title=f"{{content}} × {{style}}{' ({variant})' if VARIANT else ''}",
     threads: config["threads"]
     resources:
         mem_mb=stylise_mem_mb,

@@ -17,7 +17,7 @@ rule summary:
         str(RESULTS.log("summary")),
     params:
         records=every_pair(RUN.record),
-        pairs=PAIRS,
+        cells=CELLS,
         budget=PLAN.budget,
     localrule: True
     conda:

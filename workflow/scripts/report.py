@@ -14,5 +14,6 @@ build_report(
     snakemake.params.styles,
     settings=snakemake.params.settings,
     summary=snakemake.input.summary,
-    grid_image=snakemake.input.grid,
+    variants=snakemake.params.variants,
+    grid_images=dict(zip(snakemake.params.variants, snakemake.input.grids)),
 )

@@ -15,7 +15,8 @@ import pytest
 
 from nst.layout import ReportFiles
 from support.cdp import Browser, find_chromium
-from support.report_fixtures import BROKEN_STYLE, finished_workflow, snakemake, workflow_with_broken_style
+from support.report_fixtures import (BROKEN_STYLE, SWEEP_VARIANTS, finished_workflow, snakemake, swept_workflow,
+                                     workflow_with_broken_style)
 from support.workflow import REPO, results_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.workflow]
@@ -106,3 +107,55 @@ def test_snakemake_report_opens_without_errors(browser, tmp_path_factory):
     assert done.returncode == 0, done.stdout[-3000:]
     _review(browser, workdir / "browser_check.html", "snakemake-report.png")
     assert "Snakemake" in browser.evaluate("document.body.innerText")
+
+
+def test_sweep_report_switches_variants_compares_side_by_side_and_sorts(browser, tmp_path_factory):
+    report = results_in(swept_workflow(tmp_path_factory)).report.folder
+    first, second = SWEEP_VARIANTS
+    _review(browser, report / ReportFiles.INDEX, "sweep-index.png")
+    assert browser.evaluate("document.querySelector('nav.variants a.current').dataset.variant") == first
+    # The switch: the second variant's grid.
+    browser.evaluate(f"document.querySelector('nav.variants a[data-variant=\"{second}\"]').click()")
+    browser.wait_for_event("Page.loadEventFired")
+    page = report / ReportFiles.variant_page(second, first=False)
+    assert browser.evaluate("location.href") == page.resolve().as_uri()
+    images = _review(browser, page, "sweep-second-variant.png")
+    assert len(images) >= 2 + 2 + 4 and all(f"/{second}/" in i["src"] for i in images if "/runs/" in i["src"])
+    # A cell opens the pair's page, which shows the pair in both variants.
+    browser.evaluate("document.querySelector('td.cell a').click()")
+    browser.wait_for_event("Page.loadEventFired")
+    pair_page = Path(browser.evaluate("decodeURIComponent(location.pathname)"))
+    assert browser.evaluate("location.hash") == f"#variant-{second}"
+    _review(browser, pair_page, "sweep-pair.png")
+    shown = browser.evaluate("[...document.querySelectorAll('figure.variant-result')].map(f => f.id)")
+    assert shown == [f"variant-{v}" for v in SWEEP_VARIANTS]
+    # Side by side: B becomes the photo, the handle moves to 30 %; both images load.
+    browser.evaluate("""(() => {
+        const b = document.getElementById('compare-b');
+        b.value = [...b.options].find(o => o.text.startsWith('photo')).value;
+        b.dispatchEvent(new Event('change'));
+        const slider = document.getElementById('compare-slider');
+        slider.value = 30;
+        slider.dispatchEvent(new Event('input'));
+        document.getElementById('compare').scrollIntoView();
+    })()""")
+    loaded = browser.evaluate(LOAD_ALL_IMAGES)
+    assert all(image["width"] > 0 for image in loaded)
+    assert browser.evaluate("document.getElementById('compare-clip').style.width") == "30%"
+    assert "/inputs/content/" in browser.evaluate("document.getElementById('compare-image-b').src")
+    assert browser.evaluate("document.getElementById('compare-image-a').getBoundingClientRect().width") == \
+        browser.evaluate("document.getElementById('compare-image-b').getBoundingClientRect().width")
+    assert browser.problems() == []
+    browser.screenshot(ARTIFACTS / "sweep-compare.png")
+    # The summary sorts by any column: content_ssim, ascending then descending.
+    browser.open((report / ReportFiles.INDEX).resolve().as_uri())
+    column = browser.evaluate("[...document.querySelectorAll('table.summary th')].map(th => th.innerText)"
+                              ".indexOf('content_ssim')")
+    assert column >= 0
+    values = f"[...document.querySelectorAll('table.summary tbody tr')].map(r => Number(r.cells[{column}].innerText))"
+    for order in ("ascending", "descending"):
+        browser.evaluate(f"document.querySelectorAll('table.summary th button')[{column}].click()")
+        got = browser.evaluate(values)
+        assert len(got) == 8 and got == sorted(got, reverse=order == "descending")
+        assert browser.evaluate(f"document.querySelectorAll('table.summary th')[{column}].getAttribute('aria-sort')") == order
+    assert browser.problems() == []

@@ -57,8 +57,23 @@ def workflow_with_broken_style(tmp_path_factory) -> tuple[Path, subprocess.Compl
     return _runs["broken"], _runs["broken_result"]
 
 
-def _write_inputs(workdir: Path) -> None:
-    """Distinct 64 px test images and the test config (.test/config.yaml) with a tiny budget."""
+SWEEP = {"preserve_colour": ["none", "luminance"]}
+SWEEP_VARIANTS = ("preserve_colour~none", "preserve_colour~luminance")
+
+
+def swept_workflow(tmp_path_factory) -> Path:
+    """Working directory of a completed 2 x 2 run with a 2-value sweep (8 pairs); built once per session."""
+    if "swept" not in _runs:
+        workdir = tmp_path_factory.mktemp("swept_workflow")
+        _write_inputs(workdir, sweep=SWEEP)
+        done = snakemake(workdir)
+        assert done.returncode == 0, done.stdout[-4000:]
+        _runs["swept"] = workdir
+    return _runs["swept"]
+
+
+def _write_inputs(workdir: Path, **extra) -> None:
+    """Distinct 64 px test images and the test config (.test/config.yaml) with a tiny budget (and ``extra`` keys)."""
     for seed, (kind, name) in enumerate([("content", c) for c in CONTENTS] + [("style", s) for s in STYLES]):
         write_test_image(workdir / kind / f"{name}.png", SIZE, SIZE, seed=seed)
     config = yaml.safe_load(TEST_CONFIG.read_text())
@@ -66,6 +81,7 @@ def _write_inputs(workdir: Path) -> None:
                   budget="preview")
     config["budgets"]["preview"] = {"size": SIZE, "optimizer": "adam", "nsteps": STEPS,
                                     "save_every": SAVE_EVERY, "ckpt_every": SAVE_EVERY}
+    config.update(extra)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
 
 

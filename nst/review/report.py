@@ -31,6 +31,7 @@ from .contact_sheet import contact_sheet
 from .summary import summarise
 
 THUMB_PX = 200  # longest side of grid and snapshot thumbnails
+SHEET_PREVIEW_PX = 1600  # longest side of the contact sheet's preview on the page
 THUMB_QUALITY = 80  # JPEG quality: ~10 kB per thumbnail keeps a 5x5 page far below 3 MB
 # Summary columns the page shows (the linked CSV has them all); unknown tables are shown whole.
 # The variant column only when a sweep ran; click a heading to sort by it.
@@ -138,8 +139,9 @@ def build_report(
         page = ReportFiles.variant_page(variant, number == 0)
         root = "" if number == 0 else "../"
         grid_path = grid_images.get(variant)
-        grid_url = (assets.link(grid_path, ReportFiles.contact_sheet(variant))
-                    if grid_path and Path(grid_path).is_file() else None)
+        # A JPEG preview on the page, the PNG behind it: a 30 x 30 sheet is ~30 MB.
+        grid = (assets.image(Path(grid_path), ReportFiles.contact_sheet(variant), side=SHEET_PREVIEW_PX)
+                if grid_path and Path(grid_path).is_file() else None)
         variant_pairs = [p for _, row in grids[variant] for p in row]
         html = env.get_template("report.html.j2").render(
             title=title, root=root, rows=grids[variant], contents=inputs["content"], styles=inputs["style"],
@@ -147,7 +149,7 @@ def build_report(
             settings=dict(settings or {}), ran=_what_ran(variant_pairs, skip=dict(settings or {})),
             counts=_counts(variant_pairs),
             broken_inputs=broken_inputs(variant_pairs, [*contents.values(), *styles.values()]),
-            summary=summary_table if number == 0 else None, summary_url=summary_url, grid_url=grid_url)
+            summary=summary_table if number == 0 else None, summary_url=summary_url, grid=grid)
         _write_text(assets, page, html)
     assets.prune()
     return files.index
@@ -400,15 +402,16 @@ class _Assets:
                     shutil.copyfile(source, tmp)
         return self.keep(rel)
 
-    def image(self, source: Path, rel: str, step: int | None = None) -> Picture:
-        """Full-size link plus a JPEG thumbnail; an unreadable image gets a ``problem`` instead."""
+    def image(self, source: Path, rel: str, step: int | None = None, side: int = THUMB_PX) -> Picture:
+        """Full-size link plus a JPEG thumbnail (longest side ``side``); an unreadable image gets a
+        ``problem`` instead."""
         full = self.link(source, rel)
         thumb_rel = ReportFiles.thumbnail(rel)
         try:
             thumb = read_rgb(source)  # as the engine sees it: EXIF orientation, alpha over white
         except NSTError as exc:
             return Picture(full=full, problem=str(exc), step=step)
-        thumb.thumbnail((THUMB_PX, THUMB_PX))
+        thumb.thumbnail((side, side))
         save_image(thumb, self.out / thumb_rel, format="JPEG", quality=THUMB_QUALITY)
         return Picture(thumb=self.keep(thumb_rel), full=full, step=step, width=thumb.width, height=thumb.height)
 

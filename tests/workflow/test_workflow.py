@@ -268,6 +268,10 @@ def test_a_sweep_renders_every_variant_of_the_grid(workflow_dir):
         assert 'class="variants"' in page and f'data-variant="{VARIANTS[0]}"' in page
         assert f'data-variant="{VARIANTS[1]}"' in page
     assert 'aria-current="page" data-variant="preserve_colour~none"' in index
+    assert index.count('<span class="scores">ssim 0.') == 4  # every cell of the variant shows its scores
+    # the contact sheet: a JPEG preview on the page, linked to the variant's full PNG
+    assert f'href="../assets/grids/{VARIANTS[1]}.png"><img class="contact-sheet" src="../assets/thumbs/grids/' \
+        in second.replace("%7E", "~")
     assert 'aria-current="page" data-variant="preserve_colour~luminance"' in second
     pair_page = (report.folder / "pairs" / "harbour" / "waves.html").read_text()
     for variant in VARIANTS:

@@ -114,7 +114,9 @@ def build_report(
     grids = {variant: [(c, [_collect_pair(results, assets, c, s, variant) for s in styles]) for c in contents]
              for variant in variant_ids}
     pairs = [pair for rows in grids.values() for _, row in rows for pair in row]
-    across = {(c, s): [pair for pair in pairs if (pair.content, pair.style) == (c, s)] for c in contents for s in styles}
+    across: dict[tuple[str, str], list[Pair]] = {}  # each pair in every variant, in variant order
+    for pair in pairs:
+        across.setdefault((pair.content, pair.style), []).append(pair)
 
     env = _environment()
     order = list(across)

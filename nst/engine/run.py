@@ -287,10 +287,11 @@ def stylise(settings: Settings) -> RunRecord:
         # (by a killed run) go, a CSV deleted by a workflow manager comes back.
         write_log(files.log_csv, run.log_rows)
         if not resumed:
-            final_content = load_tensor(settings.content, run.scales[-1].size).to(run.device)
             # As the last scale's loss sees them (recoloured with match), side by side for a blend.
-            styles = [tensor_to_pil(image) for image in style_images(run, run.scales[-1], final_content)]
-            save_image(side_by_side(styles), files.style)
+            final = run.scales[-1]
+            styles = run.styles if run.scale == final else style_images(
+                run, final, load_tensor(settings.content, final.size).to(run.device))
+            save_image(side_by_side([tensor_to_pil(image) for image in styles]), files.style)
             save_tensor(run.image, files.initial)
         first_step = run.step
         run.loop_started = time.perf_counter()

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..record import METRIC_COLUMNS
-from .colour import colour_statistics, symmetric_power
+from .colour import colour_statistics, rgb_to_ycbcr, symmetric_power
 from .images import load_tensor, resize_tensor
 from .losses import gram_matrix
 from .model import VGGFeatures
@@ -34,13 +34,11 @@ GRAM_LAYERS = ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "
 # Wang et al.'s SSIM constants for a [0, 1] range and their 11x11, sigma 1.5 window.
 SSIM_C1, SSIM_C2 = 0.01**2, 0.03**2
 SSIM_WINDOW, SSIM_SIGMA = 11, 1.5
-LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as JPEG's Y
 
 
 def luminance(image: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) RGB -> (N, 1, H, W) Y."""
-    weights = torch.tensor(LUMA, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
-    return (image * weights).sum(1, keepdim=True)
+    """(N, 3, H, W) RGB -> (N, 1, H, W) Y (ITU-R BT.601, as JPEG's and the colour module's)."""
+    return rgb_to_ycbcr(image)[:, :1]
 
 
 def _gaussian_window(size: int, sigma: float, device) -> torch.Tensor:

@@ -24,7 +24,7 @@ LOG_COLUMNS = [
 ]
 
 # Quality of a finished run (nst.engine.metrics), in ``result["metrics"]`` of its record.
-METRIC_COLUMNS = ["content_ssim", "content_distance", "style_distance", "colour_distance_content",
+METRIC_COLUMNS = ["content_ssim", "content_distance", "style_distance", "style_swd", "colour_distance_content",
                   "colour_distance_style"]
 
 # What the engine writes: "running" while it works, then "finished" or "failed" (with ``error``).

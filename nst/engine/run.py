@@ -185,7 +185,9 @@ def enter_scale(run: Run, scale: Scale, image: torch.Tensor | None = None) -> No
         else:
             image = enlarge(run.image, run.content, content, keep_detail=settings.upsample == "detail")
     run.scale, run.content, run.styles = scale, content, styles
-    run.objective = StyleTransferLoss.from_settings(run.extractor, content, styles, settings)
+    # SWD's directions are drawn afresh at each scale, the same on a resume.
+    run.objective = StyleTransferLoss.from_settings(run.extractor, content, styles, settings,
+                                                    directions_seed=settings.seed * 100 + scale.index)
     run.image = image.detach().to(run.device).requires_grad_(True)
     run.optimizer = make_optimizer(run.image, settings)
 

@@ -100,10 +100,19 @@ class Settings:
                             choices=["hw", "chw", "gatys"], group="loss")
     tv_kind: str = option("isotropic", "total variation: sqrt(dx^2+dy^2), |dx|+|dy|, or dx^2+dy^2",
                           choices=["isotropic", "l1", "squared"], group="loss")
-    loss_scale: str = option("mean", "divide each layer's squared distance by its number of entries (mean; "
-                             "the scale seed 002's weights were tuned on), by nothing (sum), or by the target's "
-                             "squared norm, TV by the pixel count (relative: one style weight fits every painting)",
-                             choices=["mean", "sum", "relative"], group="loss")
+    loss_scale: str = option("mean", "divide each layer's distance by its number of entries (mean; the scale "
+                             "seed 002's weights were tuned on), by nothing (sum), by the target's squared size "
+                             "(relative), or each style layer by the photo's own distance to the painting (photo: "
+                             "every pair starts at style loss 1, so one style weight asks for the same share of "
+                             "the way to any painting); relative and photo divide content by the target's "
+                             "squared norm and TV by the pixel count",
+                             choices=["mean", "sum", "relative", "photo"], group="loss")
+    # Every loss is a statistic summed (or, for swd, collected) over feature positions
+    # and a distance between statistics: see nst/engine/losses/style.py.
+    style_loss: str = option("gram", "style distance per layer: gram (Gram matrices; seed 002), w2 (mean and "
+                             "covariance: the 2-Wasserstein distance of Gaussians) or swd (sliced Wasserstein: "
+                             "sorted projections on fixed random directions, drawn from --seed at each scale)",
+                             choices=["gram", "w2", "swd"], group="loss")
     # optimisation
     nsteps: int = option(1000, "number of optimisation steps", fingerprint=False, minimum=1)
     optimizer: str = option("adam", "optimiser", choices=["adam", "lbfgs"])

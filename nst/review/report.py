@@ -35,8 +35,8 @@ SHEET_PREVIEW_PX = 1600  # longest side of the contact sheet's preview on the pa
 THUMB_QUALITY = 80  # JPEG quality: ~10 kB per thumbnail keeps a 5x5 page far below 3 MB
 # Summary columns the page shows (the linked CSV has them all); unknown tables are shown whole.
 # The variant column only when a sweep ran; click a heading to sort by it.
-SUMMARY_COLUMNS = ["variant", "content", "style", "status", "content_ssim", "style_distance", "wall_time_s",
-                   "budget", "steps", "size", "optimizer", "device", "s_per_step", "final_content_loss",
+SUMMARY_COLUMNS = ["variant", "content", "style", "status", "content_ssim", "style_distance", "style_swd",
+                   "wall_time_s", "budget", "style_loss", "style_weight", "steps", "size", "optimizer", "device", "s_per_step", "final_content_loss",
                    "final_style_loss", "final_tv_loss", "final_total_loss"]
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -260,10 +260,11 @@ def _collect_pair(results: Results, assets: "_Assets", content: str, style: str,
 
 
 def _scores(run: RunRecord) -> str:
-    """``ssim 0.55 · style 0.13 · 33 s``: how much of the photo, how close to the painting, how long."""
+    """``ssim 0.55 · gram 0.13 · swd 0.30 · 33 s``: how much of the photo, how close to the painting by
+    both style metrics, how long."""
     metrics, wall = run.result.get("metrics") or {}, run.result.get("wall_time_s")
-    parts = [f"{label} {metrics[key]:.2f}" for key, label in (("content_ssim", "ssim"), ("style_distance", "style"))
-             if isinstance(metrics.get(key), (int, float))]
+    labels = (("content_ssim", "ssim"), ("style_distance", "gram"), ("style_swd", "swd"))
+    parts = [f"{label} {metrics[key]:.2f}" for key, label in labels if isinstance(metrics.get(key), (int, float))]
     if isinstance(wall, (int, float)):
         parts.append(_duration(wall))
     return " · ".join(parts)
@@ -309,6 +310,9 @@ def _what_ran(pairs: list[Pair], skip: Mapping[str, Any]) -> dict[str, str]:
         "optimizer": lambda run: run.parameters.get("optimizer"),
         "colours kept": lambda run: run.parameters.get("preserve_colour"),
         "pooling": lambda run: run.parameters.get("pooling"),
+        "style loss": lambda run: run.parameters.get("style_loss"),
+        # The strength knob: the style weight, read with the scale that gives it its meaning.
+        "style weight": lambda run: _style_strength(run.parameters),
         "device": lambda run: run.environment.get("device"),
     }
     runs = [pair.run for pair in pairs if pair.status == "finished"]
@@ -322,6 +326,14 @@ def _what_ran(pairs: list[Pair], skip: Mapping[str, Any]) -> dict[str, str]:
     if wall:
         shown["total wall time"] = _duration(sum(wall))
     return shown
+
+
+def _style_strength(parameters: Mapping[str, Any]) -> str | None:
+    """``5 (photo)``: the style weight and the loss scale that says what one unit of it means."""
+    weight = parameters.get("style_weight")
+    if weight is None:
+        return None
+    return f"{_format_cell(weight)} ({parameters.get('loss_scale', 'mean')})"
 
 
 def _counts(pairs: list[Pair]) -> dict[str, int]:

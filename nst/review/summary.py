@@ -23,7 +23,7 @@ from ..record import LOSS_COLUMNS as LOSSES
 from ..record import METRIC_COLUMNS, RunRecord, is_missing, read_log, read_record
 
 # parameters that get a fixed column near the front
-KEY_PARAMETERS = ["optimizer", "size", "nsteps", "content_weight", "style_weight", "tv_weight"]
+KEY_PARAMETERS = ["optimizer", "size", "nsteps", "style_loss", "loss_scale", "content_weight", "style_weight", "tv_weight"]
 COLUMNS = ["variant", "content", "style", "name", "status", "error", "steps", "wall_time_s", "s_per_step", "device",
            *KEY_PARAMETERS, *(f"final_{loss}" for loss in LOSSES), *METRIC_COLUMNS, "resumed_from_step", "budget",
            "last_logged_step", "log_elapsed_s", "threads", "torch", "content_path", "style_path", "run_json"]

@@ -64,6 +64,7 @@ def test_the_content_itself_scores_as_the_content(images, meter):
     assert scores["content_ssim"] == pytest.approx(1.0)
     assert scores["content_distance"] == 0
     assert scores["style_distance"] == pytest.approx(1.0)
+    assert scores["style_swd"] == pytest.approx(1.0)
     assert scores["colour_distance_content"] == pytest.approx(0.0, abs=1e-6)
 
 
@@ -72,6 +73,7 @@ def test_the_style_itself_has_style_distance_zero(images, meter):
     style_as_content = resize_tensor(style, *content.shape[-2:])
     scores = meter.measure(style_as_content, content, style_as_content)
     assert scores["style_distance"] == pytest.approx(0.0, abs=1e-6)
+    assert scores["style_swd"] == pytest.approx(0.0, abs=1e-6)
     assert scores["colour_distance_style"] == pytest.approx(0.0, abs=1e-6)
     assert scores["content_ssim"] < 0.5 and scores["content_distance"] > 0.3
 
@@ -107,3 +109,23 @@ def test_a_blend_is_measured_against_its_weighted_target(images, meter):
     style_as_content = resize_tensor(style, *content.shape[-2:])
     half = meter.measure(style_as_content, content, [style_as_content, content], [0.5, 0.5])
     assert half["style_distance"] == pytest.approx(1.0, rel=1e-4)
+
+
+def test_sliced_metric_is_fixed_and_between_photo_and_painting(images, meter):
+    content, style = (load_tensor(path, 64) for path in images)
+    style = resize_tensor(style, *content.shape[-2:])
+    halfway = meter.measure(0.5 * content + 0.5 * style, content, style)
+    assert 0 < halfway["style_swd"] < 1 and 0 < halfway["style_distance"] < 1
+    # Fixed directions: another meter measures the same value.
+    assert metrics.QualityMeter("cpu").measure(0.5 * content + 0.5 * style, content, style) == halfway
+
+
+def test_mixture_of_sliced_targets_by_hand():
+    from nst.engine.losses.style import SlicedStatistic
+
+    # One channel, one direction: style A = (0, 0), style B = (4, 4), weights 3/4, 1/4 of 4 positions ->
+    # the mixture's sorted values (0, 0, 0, 4); an image (0, 0, 0, 0) is 4^2 / 4 = 4 from it.
+    a, b = torch.zeros(2, 1), torch.full((2, 1), 4.0)
+    mixture = SlicedStatistic.of_mixture([a, b], [0.75, 0.25], torch.ones(1, 1))
+    assert mixture.target[:, 0].tolist() == [0.0, 0.0, 0.0, 4.0]
+    assert mixture(torch.zeros(1, 1, 1, 4)).item() == pytest.approx(4.0)

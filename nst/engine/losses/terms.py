@@ -1,7 +1,7 @@
-"""Loss terms: content (feature distance), style (Gram distance) and total variation.
+"""The loss of a run: content (feature distance), style (see :mod:`.style`) and total variation.
 
-Targets are computed once when a loss module is built; the optimisation loop only
-calls ``forward`` on the image being optimised.
+Targets are computed once when a loss module is built (once per scale); the optimisation
+loop only calls ``forward`` on the image being optimised.
 """
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from .style import StyleStatistic, positions_divisor, random_directions, style_statistic
 
 GRAM_NORMS = ("hw", "chw", "gatys")
 TV_KINDS = ("isotropic", "l1", "squared")
@@ -31,7 +33,7 @@ def gram_matrix(features: torch.Tensor, norm: str = "hw") -> torch.Tensor:
 
 
 def gram_divisor(c: int, h: int, w: int, norm: str) -> int:
-    return {"hw": h * w, "chw": c * h * w, "gatys": 2 * c * h * w}[norm]
+    return positions_divisor(c, h * w, norm)
 
 
 def total_variation(image: torch.Tensor, kind: str = "isotropic") -> torch.Tensor:
@@ -47,35 +49,9 @@ def total_variation(image: torch.Tensor, kind: str = "isotropic") -> torch.Tenso
     return torch.sqrt(dx.square() + dy.square() + ISOTROPIC_EPS).sum()
 
 
-class _GramDistance(torch.autograd.Function):
-    """||F^T F / k - A||^2 with the closed-form gradient 4/k * F (G - A).
-
-    Autograd would differentiate the Gram product with two large (H*W x C) matrix
-    products plus an add; the closed form needs one, which cuts the style loss's share
-    of a step by about a third on the CPU.
-    """
-
-    @staticmethod
-    def forward(ctx, flat: torch.Tensor, target: torch.Tensor, divisor: float) -> torch.Tensor:
-        difference = flat.t().mm(flat) / divisor - target
-        ctx.save_for_backward(flat, difference)
-        ctx.divisor = divisor
-        return difference.square().sum()
-
-    @staticmethod
-    def backward(ctx, grad_output: torch.Tensor):
-        flat, difference = ctx.saved_tensors
-        # Scale the small C x C factor, not the large (H*W x C) product.
-        return flat.mm(difference * (4.0 / ctx.divisor * grad_output)), None, None
-
-
 def gram_distance(features: torch.Tensor, target: torch.Tensor, norm: str = "hw") -> torch.Tensor:
-    """Squared Frobenius distance between the Gram matrix of (1, C, H, W) features and ``target`` (C, C)."""
-    n, c, h, w = features.shape
-    if n != 1:
-        return (gram_matrix(features, norm) - target).square().sum()
-    flat = features.permute(0, 2, 3, 1).reshape(h * w, c)
-    return _GramDistance.apply(flat, target, float(gram_divisor(c, h, w, norm)))
+    """Squared Frobenius distance between the Gram matrix of (N, C, H, W) features and ``target`` (C, C)."""
+    return (gram_matrix(features, norm) - target).square().sum()
 
 
 class ContentLoss(nn.Module):
@@ -87,18 +63,6 @@ class ContentLoss(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return (features - self.target).square().sum()
-
-
-class StyleLoss(nn.Module):
-    """Squared Frobenius distance to the style image's Gram matrix."""
-
-    def __init__(self, target_features: torch.Tensor, norm: str):
-        super().__init__()
-        self.norm = norm
-        self.register_buffer("target", gram_matrix(target_features.detach(), norm)[0])
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return gram_distance(features, self.target, self.norm)
 
 
 @dataclass
@@ -114,27 +78,36 @@ class LossTerms:
         return {f"{k}_loss": float(getattr(self, k).detach()) for k in ("content", "style", "tv", "total")}
 
 
-LOSS_SCALES = ("mean", "sum", "relative")
+LOSS_SCALES = ("mean", "sum", "relative", "photo")
+# How many random directions SWD projects on, per feature channel (Heitz et al. use as many as channels).
+SWD_DIRECTIONS_PER_CHANNEL = 1
 
 
 class StyleTransferLoss(nn.Module):
     """alpha * content + beta * style + tau * TV, each a mean over its layers.
 
+    ``style_loss`` names the style distance of every layer (:mod:`.style`: gram, w2, swd).
     ``style_image`` may be a list (a blend): each layer's style term is then the sum of
     each style's term times its weight in ``style_blend_weights`` (which should sum to 1;
-    default equal), so a blend's optimum has the weighted mean of the styles' Grams.
+    default equal), so a blend's optimum has the weighted mean of the styles' statistics.
 
-    ``loss_scale`` says what each layer's squared distance is divided by:
+    ``loss_scale`` says what each layer's distance is divided by:
 
     - ``mean`` (seed 002): its number of entries (C*H*W features, C*C Gram entries). The
       seed's weights (alpha 1e4, beta 1e-2, tau 300) were tuned on such per-entry means
       (its TensorFlow code averages).
     - ``sum``: nothing (raw Frobenius sums; the seed's weights then let style outweigh
       content by ~1e3 and the layout is lost).
-    - ``relative``: the target's own squared norm (||G - A||^2 / ||A||^2), and TV is a
-      mean over pixels. Every layer of every painting then starts near the same size
-      (the photo's relative Gram error is O(1)), so one style weight means about the same
-      for a dark, flat painting as for a bright, busy one, and for deep as for shallow layers.
+    - ``relative``: the target's own squared size (||G - A||^2 / ||A||^2), and TV is a
+      mean over pixels. Every layer starts near the same size when the photo is far from
+      the painting, but a photo already close to it (a painting of the photo's own
+      palette, flat graphic styles) starts small and is barely stylised.
+    - ``photo``: the photo's own distance to the painting at that layer and scale, so every
+      style layer of every pair starts at exactly 1 and the style term says which share of
+      the photo's distance is left; content and TV as ``relative``. One style weight then
+      asks for the same share of the way to the painting whatever the pair.
+
+    ``directions_seed`` draws SWD's fixed projection directions (one set per layer).
     """
 
     def __init__(
@@ -152,7 +125,9 @@ class StyleTransferLoss(nn.Module):
         gram_norm: str = "hw",
         tv_kind: str = "isotropic",
         loss_scale: str = "mean",
+        style_loss: str = "gram",
         style_blend_weights: list[float] | None = None,
+        directions_seed: int = 0,
     ):
         super().__init__()
         self.extractor = extractor
@@ -166,23 +141,33 @@ class StyleTransferLoss(nn.Module):
             content_features = extractor(content_image)
             style_features = [extractor(image) for image in style_images]
         self.content = nn.ModuleDict({n: ContentLoss(content_features[n]) for n in content_layers})
+        directions = {}
+        if style_loss == "swd":
+            for index, name in enumerate(style_layers):
+                channels = content_features[name].shape[1]
+                directions[name] = random_directions(channels, channels * SWD_DIRECTIONS_PER_CHANNEL,
+                                                     directions_seed * 1000 + index, content_image.device)
         # One {layer: loss} per style image of the blend.
         self.style = nn.ModuleList([
-            nn.ModuleDict({n: StyleLoss(features[n], gram_norm) for n in style_layers}) for features in style_features
+            nn.ModuleDict({n: style_statistic(style_loss, features[n], norm=gram_norm, directions=directions.get(n))
+                           for n in style_layers})
+            for features in style_features
         ])
-        # What each layer's squared distance is divided by (see the class docstring).
-        self.content_divisors = {n: self._divisor(loss.target) for n, loss in self.content.items()}
-        self.style_divisors = [{n: self._divisor(loss.target) for n, loss in losses.items()} for losses in self.style]
+        # What each layer's distance is divided by (see the class docstring).
+        self.content_divisors = {n: self._content_divisor(loss.target) for n, loss in self.content.items()}
+        with torch.no_grad():
+            self.style_divisors = [{n: self._style_divisor(loss, content_features[n]) for n, loss in losses.items()}
+                                   for losses in self.style]
 
     @classmethod
     def from_settings(cls, extractor: nn.Module, content_image: torch.Tensor, style_image: torch.Tensor,
-                      settings) -> "StyleTransferLoss":
+                      settings, directions_seed: int = 0) -> "StyleTransferLoss":
         """The loss a run's :class:`~nst.engine.settings.Settings` ask for."""
         names = ["content_layers", "style_layers", "style_layer_weights", "content_weight", "style_weight",
-                 "tv_weight", "gram_norm", "tv_kind", "loss_scale"]
+                 "tv_weight", "gram_norm", "tv_kind", "loss_scale", "style_loss"]
         blend_weights = [weight for _, weight in settings.blend()]
         return cls(extractor, content_image, style_image, style_blend_weights=blend_weights,
-                   **{name: getattr(settings, name) for name in names})
+                   directions_seed=directions_seed, **{name: getattr(settings, name) for name in names})
 
     def forward(self, image: torch.Tensor) -> LossTerms:
         features = self.extractor(image)
@@ -194,13 +179,24 @@ class StyleTransferLoss(nn.Module):
             for n in self.layer_weights
         ]).mean()
         tv = total_variation(image, self.tv_kind)
-        if self.loss_scale == "relative":
+        if self.loss_scale in ("relative", "photo"):
             tv = tv / image[0, 0].numel()
         alpha, beta, tau = self.weights
         content, style, tv = alpha * content, beta * style, tau * tv
         return LossTerms(content, style, tv, content + style + tv)
 
-    def _divisor(self, target: torch.Tensor) -> float:
-        if self.loss_scale == "relative":
-            return max(float(target.square().sum()), torch.finfo(torch.float32).tiny)  # an all-black target
+    def _content_divisor(self, target: torch.Tensor) -> float:
+        if self.loss_scale in ("relative", "photo"):
+            return _positive(float(target.square().sum()))
         return target.numel() if self.loss_scale == "mean" else 1
+
+    def _style_divisor(self, loss: StyleStatistic, content_features: torch.Tensor) -> float:
+        if self.loss_scale == "photo":
+            return _positive(float(loss(content_features)))  # a photo equal to the painting: nothing to close
+        if self.loss_scale == "relative":
+            return _positive(loss.target_size())
+        return loss.entries() if self.loss_scale == "mean" else 1
+
+
+def _positive(value: float) -> float:
+    return max(value, torch.finfo(torch.float32).tiny)  # an all-black target

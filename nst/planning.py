@@ -144,10 +144,13 @@ def resolve_device(requested: str) -> str:
 
 
 def pick_budget(requested: str, device: str) -> str:
-    """auto -> full (seed 002's settings) on CUDA, preview on anything else."""
+    """auto -> gpu (the preview's recipe, more steps, to 1024 px) on CUDA, preview on anything else.
+
+    Seed 002's own settings (``full``) are only ever used when asked for: at equal or lower
+    cost they give a worse picture (README, "Budgets")."""
     if requested != "auto":
         return requested
-    return "full" if device.startswith("cuda") else "preview"
+    return "gpu" if device.startswith("cuda") else "preview"
 
 
 # --- resources ----------------------------------------------------------------------------------

@@ -18,8 +18,9 @@ from .layout import RunFiles
 LOSS_COLUMNS = ["content_loss", "style_loss", "tv_loss", "total_loss"]
 # Losses are the weighted terms (total = their sum); blank = not computed (lr_eff_* are Adam's).
 # size: the longest side of the image at that step (coarse-to-fine runs grow it).
+# style_weight: the weight that step's style term carried (it changes with --style-strength).
 LOG_COLUMNS = [
-    "step", "size", *LOSS_COLUMNS,
+    "step", "size", *LOSS_COLUMNS, "style_weight",
     "lr_eff_min", "lr_eff_mean", "lr_eff_max", "lipschitz", "lr_eff_max_x_lipschitz", "elapsed_s",
 ]
 

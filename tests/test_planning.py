@@ -116,7 +116,7 @@ def test_listed_images_must_exist_and_be_images(tmp_path):
 
 def test_device_and_budget():
     assert resolve_device("cuda:1") == "cuda:1" and resolve_device("cpu") == "cpu"
-    assert pick_budget("auto", "cuda:0") == "full" and pick_budget("auto", "cpu") == "preview"
+    assert pick_budget("auto", "cuda:0") == "gpu" and pick_budget("auto", "cpu") == "preview"
     assert pick_budget("auto", "mps") == "preview" and pick_budget("full", "cpu") == "full"
 
 
@@ -272,7 +272,15 @@ def test_named_variants_and_no_sweep(tmp_path):
     assert " --output-dir=results/runs/harbour/dots " in plain.engine_flags("harbour", "dots")
 
 
+def test_a_sweep_over_style_losses_passes_each_to_the_engine(tmp_path):
+    plan = plan_of(tmp_path, sweep={"style_loss": ["gram", "swd"], "loss_scale": ["photo"]})
+    assert list(plan.variants) == ["style_loss~gram_loss_scale~photo", "style_loss~swd_loss_scale~photo"]
+    flags = plan.engine_flags("harbour", "dots", "style_loss~swd_loss_scale~photo")
+    assert " --style-loss=swd " in flags and " --loss-scale=photo " in flags
+
+
 @pytest.mark.parametrize("change, message", [
+    ({"sweep": {"style_loss": ["gram", "sdw"]}}, "config key sweep.style_loss.1: 'sdw' is not one of"),
     ({"sweep": {"styel_weight": [1.0]}}, "config key sweep: Additional properties are not allowed ('styel_weight'"),
     ({"sweep": {"style_weight": []}}, "config key sweep.style_weight: [] should be non-empty"),
     ({"sweep": {"optimizer": ["adam", "sgd"]}}, "config key sweep.optimizer.1: 'sgd' is not one of"),

@@ -67,7 +67,7 @@ class StepLog(Observer):
             lipschitz = lipschitz_estimate(run.image, run.objective, settings.lipschitz_iters, settings.seed + step)
         rate_min, rate_mean, rate_max = effective_learning_rates(run.image, run.optimizer)
         run.log_rows.append(log_row(losses | {
-            "step": step, "size": max(run.image.shape[-2:]), "lr_eff_min": rate_min, "lr_eff_mean": rate_mean, "lr_eff_max": rate_max,
+            "step": step, "size": max(run.image.shape[-2:]), "style_weight": run.style_weight, "lr_eff_min": rate_min, "lr_eff_mean": rate_mean, "lr_eff_max": rate_max,
             "lipschitz": lipschitz, "lr_eff_max_x_lipschitz": rate_max * lipschitz,
             "elapsed_s": round(run.elapsed(), 3),
         }))

@@ -31,6 +31,7 @@ from .observers import Checkpoints, Observer, Progress, Snapshots, StepLog, envi
 from .optimisers import make_optimizer, optimisation_step
 from .scales import Scale, enlarge, schedule, scale_of, smallest_longest_side
 from .settings import Settings, validate
+from .strength import StrengthControl
 
 
 def pick_device(name: str) -> torch.device:
@@ -99,6 +100,7 @@ class Run:
     image: torch.Tensor | None = None
     optimizer: torch.optim.Optimizer | None = None
     step: int = 0
+    style_weight: float | None = None  # beta now: the settings', or adapted by --style-strength
     elapsed_before: float = 0.0  # optimisation time of earlier sessions (from the checkpoint)
     resumed_from: int | None = None
     log_rows: list[dict] = field(default_factory=list)
@@ -121,6 +123,7 @@ class Run:
             "rng": checkpoints.rng_states(self.device),
             "log_rows": self.log_rows,
             "elapsed_s": self.elapsed(),
+            "style_weight": self.style_weight,
             "fingerprint": checkpoints.fingerprint(self.fingerprint_fields),
             "fingerprint_fields": self.fingerprint_fields,
         }
@@ -152,7 +155,7 @@ def prepare(settings: Settings, files: RunFiles, record: RunRecord) -> Run:
     plan = schedule(tuple(content.shape[-2:]), settings.min_size, settings.scale_steps, settings.nsteps)
     ckpt_dir = Path(settings.ckpt_dir) if settings.ckpt_dir else files.default_checkpoints()
     shapes = [tuple(styles[path].shape[-2:]) for path, _ in settings.blend()]
-    return Run(settings, files, ckpt_dir, device, extractor, plan, shapes, fields)
+    return Run(settings, files, ckpt_dir, device, extractor, plan, shapes, fields, style_weight=settings.style_weight)
 
 
 def _input_facts(path: str, tensor: torch.Tensor) -> dict:
@@ -187,7 +190,8 @@ def enter_scale(run: Run, scale: Scale, image: torch.Tensor | None = None) -> No
     run.scale, run.content, run.styles = scale, content, styles
     # SWD's directions are drawn afresh at each scale, the same on a resume.
     run.objective = StyleTransferLoss.from_settings(run.extractor, content, styles, settings,
-                                                    directions_seed=settings.seed * 100 + scale.index)
+                                                    directions_seed=settings.seed * 100 + scale.index,
+                                                    style_weight=run.style_weight)
     run.image = image.detach().to(run.device).requires_grad_(True)
     run.optimizer = make_optimizer(run.image, settings)
 
@@ -214,6 +218,7 @@ def restore(run: Run) -> bool:
         enter_scale(run, run.scales[0])
         return False
     state = checkpoint.state
+    run.style_weight = state.get("style_weight", run.style_weight)  # before the loss is built
     enter_scale(run, scale_of(run.scales, state["step"]), image=state["image"])
     run.optimizer.load_state_dict(state["optimizer"])
     checkpoints.restore_rng_states(state["rng"], run.device)
@@ -263,6 +268,7 @@ def finish(run: Run, record: RunRecord, first_step: int, session_started: float)
         "session_time_s": round(time.perf_counter() - session_started, 3),
         "s_per_step": round(loop_time / steps_run, 4) if steps_run else None,
         "final": final,
+        "style_weight": run.style_weight,
         "metrics": QualityMeter(run.device).measure(output, run.content, run.styles,
                                                     [weight for _, weight in run.settings.blend()]),
     }
@@ -297,8 +303,9 @@ def stylise(settings: Settings) -> RunRecord:
             save_tensor(run.image, files.initial)
         first_step = run.step
         run.loop_started = time.perf_counter()
+        # StrengthControl after the step's CSV row (the weight it used), before its checkpoint.
         observers = [Progress(settings.nsteps, run.step, settings.progress_every), StepLog(), Snapshots(),
-                     Checkpoints()]
+                     StrengthControl(), Checkpoints()]
         optimise(run, settings.nsteps, observers)
         finish(run, record, first_step, started)
     except NSTError as err:

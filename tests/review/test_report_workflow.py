@@ -147,6 +147,8 @@ def test_run_settings_and_summary_table(finished):
     shown = {div.find_all("dt")[0].text: div.find_all("dd")[0].text for div in settings.find_all("div")}
     assert shown["budget"] == "preview" and shown["device"] == "cpu"
     assert shown["steps"] == str(STEPS) and shown["size (px)"] == "64" and shown["optimizer"] == "adam"
+    # The strength knob with the scale that gives it its meaning, and the style loss.
+    assert shown["style weight"] == "5 (photo)" and shown["style loss"] == "gram"
     assert f"{len(CONTENTS) * len(STYLES)} of {len(CONTENTS) * len(STYLES)} pairs finished" in settings.text
 
     csv = pd.read_csv(results.summary)
@@ -159,6 +161,9 @@ def test_run_settings_and_summary_table(finished):
         assert (shown_row["content"], shown_row["style"]) == (record["content"], record["style"])
         assert shown_row["steps"] == str(record["steps"]) == str(STEPS)
         assert float(shown_row["final_total_loss"]) == pytest.approx(record["final_total_loss"], rel=1e-3)
+        # Both style metrics, side by side, as the CSV holds them.
+        assert 0 < float(shown_row["style_swd"]) == pytest.approx(record["style_swd"], rel=1e-3)
+        assert 0 < float(shown_row["style_distance"]) == pytest.approx(record["style_distance"], rel=1e-3)
     links = [a.attrs["href"] for a in table.find_all("a")]
     assert links[:2] == [ReportFiles.pair_page(csv["content"][0], csv["style"][0])] * 2
 

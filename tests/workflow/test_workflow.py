@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -269,6 +270,7 @@ def test_a_sweep_renders_every_variant_of_the_grid(workflow_dir):
         assert f'data-variant="{VARIANTS[1]}"' in page
     assert 'aria-current="page" data-variant="preserve_colour~none"' in index
     assert index.count('<span class="scores">ssim 0.') == 4  # every cell of the variant shows its scores
+    assert len(re.findall(r'<span class="scores">ssim [0-9.]+ · gram [0-9.]+ · swd [0-9.]+ · ', index)) == 4
     # the contact sheet: a JPEG preview on the page, linked to the variant's full PNG
     assert f'href="../assets/grids/{VARIANTS[1]}.png"><img class="contact-sheet" src="../assets/thumbs/grids/' \
         in second.replace("%7E", "~")

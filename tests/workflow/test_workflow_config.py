@@ -129,7 +129,7 @@ def test_settings_resolve_budget_then_params_then_style_then_pair_overrides(work
     assert f"&& {sys.executable} -m nst.review.plots {run.log_csv} {Results().plot('harbour', 'waves')} " in waves
 
 
-def test_budget_auto_picks_full_on_cuda_and_asks_for_a_gpu(workflow_dir):
+def test_budget_auto_picks_the_gpu_budget_on_cuda_and_asks_for_a_gpu(workflow_dir):
     use_repo_config(workflow_dir)  # config.yaml's budgets
     one_by_two(workflow_dir)
     config = write_config(workflow_dir, device="cuda", budget="auto")
@@ -140,7 +140,10 @@ def test_budget_auto_picks_full_on_cuda_and_asks_for_a_gpu(workflow_dir):
     result = run_snakemake(workflow_dir, "-n", "-p", "--configfile", config)  # planning needs no GPU
     assert result.returncode == 0, result.stdout[-3000:]
     command = shell_commands(result.stdout)["harbour", "waves"]
-    assert "--size=512 " in command and "--optimizer=adam " in command and "--nsteps=1000 " in command
+    gpu = yaml.safe_load(REPO_CONFIG.read_text())["budgets"]["gpu"]
+    assert (gpu["size"], gpu["optimizer"]) == (1024, "lbfgs")
+    for key in ("size", "optimizer", "nsteps", "loss_scale", "style_weight"):
+        assert f"--{key.replace('_', '-')}={gpu[key]} " in command
     assert "--device=cuda" in command
     assert re.search(r"rule stylise:.*?resources: [^\n]*gpu=1", result.stdout, re.S)
 

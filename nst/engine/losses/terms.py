@@ -159,15 +159,24 @@ class StyleTransferLoss(nn.Module):
             self.style_divisors = [{n: self._style_divisor(loss, content_features[n]) for n, loss in losses.items()}
                                    for losses in self.style]
 
+    def set_style_weight(self, weight: float) -> None:
+        """A new beta (``--style-strength`` adapts it); the targets stay."""
+        alpha, _, tau = self.weights
+        self.weights = (alpha, weight, tau)
+
     @classmethod
     def from_settings(cls, extractor: nn.Module, content_image: torch.Tensor, style_image: torch.Tensor,
-                      settings, directions_seed: int = 0) -> "StyleTransferLoss":
-        """The loss a run's :class:`~nst.engine.settings.Settings` ask for."""
+                      settings, directions_seed: int = 0, style_weight: float | None = None) -> "StyleTransferLoss":
+        """The loss a run's :class:`~nst.engine.settings.Settings` ask for (``style_weight``: the
+        adapted beta instead of the settings' own)."""
         names = ["content_layers", "style_layers", "style_layer_weights", "content_weight", "style_weight",
                  "tv_weight", "gram_norm", "tv_kind", "loss_scale", "style_loss"]
         blend_weights = [weight for _, weight in settings.blend()]
+        chosen = {name: getattr(settings, name) for name in names}
+        if style_weight is not None:
+            chosen["style_weight"] = style_weight
         return cls(extractor, content_image, style_image, style_blend_weights=blend_weights,
-                   directions_seed=directions_seed, **{name: getattr(settings, name) for name in names})
+                   directions_seed=directions_seed, **chosen)
 
     def forward(self, image: torch.Tensor) -> LossTerms:
         features = self.extractor(image)

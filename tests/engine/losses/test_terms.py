@@ -145,3 +145,24 @@ def test_a_blend_weights_each_styles_gram_distance():
     mixed = StyleTransferLoss(TwoLayers(), content, [first, 3 * second], style_blend_weights=[0.5, 0.5], **relative)
     parts = [StyleTransferLoss(TwoLayers(), content, style, **relative)(image).style for style in (first, 3 * second)]
     assert mixed(image).style.item() == pytest.approx((0.5 * parts[0] + 0.5 * parts[1]).item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("style_loss", ["gram", "w2", "swd"])
+def test_photo_scale_divides_each_style_layer_by_the_photos_own_distance(style_loss):
+    torch.manual_seed(2)
+    content, style, image = torch.rand(1, 3, 4, 4), torch.rand(1, 3, 4, 4), torch.rand(1, 3, 4, 4)
+    common = dict(content_layers=["a"], style_layers=["a", "b"], style_layer_weights=[1.0, 3.0], content_weight=2.0,
+                  style_weight=5.0, tv_weight=0.0, style_loss=style_loss)
+    photo = StyleTransferLoss(TwoLayers(), content, style, loss_scale="photo", **common)
+    # The photo itself: every layer at 1, so the style term is beta times the mean layer weight.
+    assert photo(content).style.item() == pytest.approx(5.0 * (1.0 + 3.0) / 2, rel=1e-5)
+    # Elsewhere: each layer's raw distance over the photo's, by hand from the sum-scaled loss.
+    raw = StyleTransferLoss(TwoLayers(), content, style, loss_scale="sum", **common)
+    layers = {n: raw.style[0][n] for n in "ab"}
+    features, photo_features = TwoLayers()(image), TwoLayers()(content)
+    expected = 5.0 * (layers["a"](features["a"]) / layers["a"](photo_features["a"])
+                      + 3.0 * layers["b"](features["b"]) / layers["b"](photo_features["b"])) / 2
+    assert photo(image).style.item() == pytest.approx(expected.item(), rel=1e-5)
+    # Content and TV as the relative scale.
+    relative = StyleTransferLoss(TwoLayers(), content, style, loss_scale="relative", **common)
+    assert photo(image).content.item() == pytest.approx(relative(image).content.item())

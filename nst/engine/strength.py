@@ -1,0 +1,76 @@
+"""One strength for every pair: the style weight adapted during the first scale (``--style-strength``).
+
+With ``--loss-scale photo`` the style term divided by the style weight is the share of
+the photo's own distance to the painting that is left (1 at the start, mean over the
+style layers). A fixed weight leaves very different shares on different pairs in the
+same steps: a dark or flat photo under a graphic style moves slowly (measured at 256 px,
+26 L-BFGS steps, weight 3: rocket x op art still at 0.81, grace_hopper x op art at 0.21),
+while an easy pair overshoots and loses its content. So the weight is the multiplier of a
+constraint instead: at a few checks during the first (cheapest) scale, the share left is
+compared with a path from 1 down to ``1 - strength`` and the weight is multiplied by
+their ratio (bounded), a step of dual ascent. The optimiser restarts its memory after a
+change (the objective changed); the later scales keep the weight the first one found.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .observers import Observer
+from .optimisers import make_optimizer
+
+if TYPE_CHECKING:
+    from .run import Run
+    from .scales import Scale
+
+# Where in the first scale the weight is checked (fractions of its steps), and by when the
+# path reaches its end (later checks hold it there).
+CHECKS = (0.25, 0.5, 0.75)
+PATH_END = 0.75
+# Largest change of the weight at one check (a factor), so one noisy check cannot wreck it.
+LARGEST_CHANGE = 2.0
+
+
+def check_steps(scale: Scale) -> dict[int, float]:
+    """{step: fraction of the scale done} of the checks in ``scale`` (none at its last step)."""
+    steps = scale.last_step - scale.first_step
+    checks = {}
+    for fraction in CHECKS:
+        done = round(fraction * steps)
+        if 0 < done < steps:
+            checks[scale.first_step + done] = done / steps
+    return checks
+
+
+def target_share(strength: float, fraction: float) -> float:
+    """The share of the photo's style distance that should be left ``fraction`` of the way
+    through the first scale: geometric from 1 to ``1 - strength``, reached at PATH_END."""
+    return (1.0 - strength) ** min(1.0, fraction / PATH_END)
+
+
+def adapted_weight(weight: float, share: float, target: float) -> float:
+    """The weight times share / target, by at most LARGEST_CHANGE either way."""
+    factor = min(LARGEST_CHANGE, max(1.0 / LARGEST_CHANGE, share / target))
+    return weight * factor
+
+
+class StrengthControl(Observer):
+    """Adapts ``run.style_weight`` at the checks of the first scale (see the module docstring).
+
+    Runs after the CSV row of the step (which shows the weight that step used) and before
+    its checkpoint (which carries the new weight and the fresh optimiser).
+    """
+
+    def on_step(self, run: Run, losses: dict[str, float]) -> None:
+        strength = run.settings.style_strength
+        if strength is None or run.scale.index != 0:
+            return
+        fraction = check_steps(run.scale).get(run.step)
+        if fraction is None:
+            return
+        layer_weights = run.settings.style_layer_weights
+        share = losses["style_loss"] / run.style_weight / (sum(layer_weights) / len(layer_weights))
+        weight = adapted_weight(run.style_weight, share, target_share(strength, fraction))
+        if weight != run.style_weight:
+            run.style_weight = weight
+            run.objective.set_style_weight(weight)
+            run.optimizer = make_optimizer(run.image, run.settings)

@@ -38,12 +38,14 @@ from quality import (PeerClock, Pair, draw_sheet, images_in, our_settings, run_o
 
 from nst.planning import engine_flags  # noqa: E402
 
-# The loss settings of each method, on top of the preview budget (content block4_conv2, TV 1).
+# The loss settings of each method, on top of the preview budget (content block4_conv2, TV 1):
+# the preview's own (its first entry, the reference for equal time and for pastiche), the
+# previous preview, and the other losses with the same strength (weights: README, "Style losses").
 METHODS = {
-    "gram_relative": {"style_loss": "gram", "loss_scale": "relative", "style_weight": 5.0},
-    "gram_photo": {"style_loss": "gram", "loss_scale": "photo", "style_weight": 5.0},
-    "w2_photo": {"style_loss": "w2", "loss_scale": "photo", "style_weight": 5.0},
-    "swd_photo": {"style_loss": "swd", "loss_scale": "photo", "style_weight": 5.0},
+    "preview": {"style_loss": "gram", "loss_scale": "photo", "style_weight": 5.0, "style_strength": 0.92},
+    "previous_preview": {"style_loss": "gram", "loss_scale": "relative", "style_weight": 5.0, "style_strength": 0.0},
+    "w2": {"style_loss": "w2", "loss_scale": "photo", "style_weight": 5.0, "style_strength": 0.92},
+    "swd": {"style_loss": "swd", "loss_scale": "photo", "style_weight": 5.0, "style_strength": 0.92},
 }
 SEARCHED = {"gram_relative": ("gram", "relative"), "gram_photo": ("gram", "photo"), "w2_photo": ("w2", "photo"),
             "swd_photo": ("swd", "photo")}
@@ -96,7 +98,8 @@ def relative_costs(pair: Pair, methods: dict[str, dict], settings: dict) -> dict
 
 
 def scaled_steps(settings: dict, cost: float) -> dict:
-    """The preview's steps at every scale divided by ``cost`` (at least one each)."""
+    """The preview's steps at every scale divided by ``cost`` (at least one each); a method's
+    ``steps_factor`` (not a setting) multiplies them instead, for quality per step."""
     coarse = [max(1, round(steps / cost)) for steps in settings.get("scale_steps", [])]
     last = max(1, round((settings["nsteps"] - sum(settings.get("scale_steps", []))) / cost))
     return {"scale_steps": coarse, "nsteps": sum(coarse) + last}
@@ -164,7 +167,9 @@ def run_methods(args, settings: dict, methods: dict[str, dict], env: dict, peer:
     for pair in pairs:
         row = {"pair": pair.label, "content": str(pair.content), "style": str(pair.style)}
         for name, method in methods.items():
-            flags = shlex.split(engine_flags({**settings, **method, **scaled_steps(settings, costs[name])}))
+            factor = method.get("steps_factor", 1)
+            chosen = {key: value for key, value in method.items() if key != "steps_factor"}
+            flags = shlex.split(engine_flags({**settings, **chosen, **scaled_steps(settings, costs[name] / factor)}))
             image, wall = run_ours(Pair(pair.content, pair.style), args.out / name, flags, env)
             row |= {f"{name}_wall_s": wall, f"{name}_image": str(image)}
             row |= {f"{name}_{key}": value for key, value in score(image, pair).items()}

@@ -36,7 +36,7 @@ def test_log_cells_keep_full_precision_and_blank_what_was_not_computed(tmp_path)
     write_log(path, rows)
     lines = path.read_text().splitlines()
     assert lines[0] == ",".join(LOG_COLUMNS)
-    assert lines[1] == "1,,,,,0.30000000000000004,,,,,,"
+    assert lines[1] == "1,,,,,0.30000000000000004,,,,,,,"
     log = read_log(path)
     assert log["total_loss"].iloc[0] == 0.1 + 0.2 and math.isnan(log["lipschitz"].iloc[0])
 

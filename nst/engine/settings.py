@@ -108,11 +108,11 @@ class Settings:
                              "squared norm and TV by the pixel count",
                              choices=["mean", "sum", "relative", "photo"], group="loss")
     # The strength knob as a target instead of a weight: see nst/engine/strength.py.
-    style_strength: float = option(None, "adapt the style weight during the first scale so that each pair ends "
+    style_strength: float = option(0.0, "adapt the style weight during the first scale so that each pair ends "
                                    "it with 1 - S of the photo's own style distance left (0.8: a fifth left), "
                                    "the same strength for every painting and photo; needs --loss-scale photo; "
-                                   "--style-weight is the starting weight (default: off, a fixed weight)",
-                                   group="loss", exclusive_minimum=0, exclusive_maximum=1)
+                                   "--style-weight is the starting weight (0: off, a fixed weight)",
+                                   group="loss", minimum=0, exclusive_maximum=1)
     # Every loss is a statistic summed (or, for swd, collected) over feature positions
     # and a distance between statistics: see nst/engine/losses/style.py.
     style_loss: str = option("gram", "style distance per layer: gram (Gram matrices; seed 002), w2 (mean and "
@@ -257,7 +257,7 @@ def validate(settings: Settings) -> None:
                        f"{len(settings.style)} style images")
     if not sum(settings.style_blend_weights) > 0:
         raise NSTError("--style-blend-weights: at least one weight must be above 0")
-    if settings.style_strength is not None and settings.loss_scale != "photo":
+    if settings.style_strength and settings.loss_scale != "photo":
         raise NSTError(f"--style-strength: needs --loss-scale photo (got --loss-scale {settings.loss_scale}): "
                        "the strength is a share of the photo's own distance to the painting")
     if settings.style_scale is not None and settings.style_size is not None:

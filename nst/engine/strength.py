@@ -62,7 +62,7 @@ class StrengthControl(Observer):
 
     def on_step(self, run: Run, losses: dict[str, float]) -> None:
         strength = run.settings.style_strength
-        if strength is None or run.scale.index != 0:
+        if not strength or run.scale.index != 0:
             return
         fraction = check_steps(run.scale).get(run.step)
         if fraction is None:

@@ -36,7 +36,7 @@ THUMB_QUALITY = 80  # JPEG quality: ~10 kB per thumbnail keeps a 5x5 page far be
 # Summary columns the page shows (the linked CSV has them all); unknown tables are shown whole.
 # The variant column only when a sweep ran; click a heading to sort by it.
 SUMMARY_COLUMNS = ["variant", "content", "style", "status", "content_ssim", "style_distance", "style_swd",
-                   "wall_time_s", "budget", "style_loss", "style_weight", "steps", "size", "optimizer", "device", "s_per_step", "final_content_loss",
+                   "wall_time_s", "budget", "style_loss", "style_strength", "style_weight", "style_weight_used", "steps", "size", "optimizer", "device", "s_per_step", "final_content_loss",
                    "final_style_loss", "final_tv_loss", "final_total_loss"]
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -311,8 +311,8 @@ def _what_ran(pairs: list[Pair], skip: Mapping[str, Any]) -> dict[str, str]:
         "colours kept": lambda run: run.parameters.get("preserve_colour"),
         "pooling": lambda run: run.parameters.get("pooling"),
         "style loss": lambda run: run.parameters.get("style_loss"),
-        # The strength knob: the style weight, read with the scale that gives it its meaning.
-        "style weight": lambda run: _style_strength(run.parameters),
+        # The strength knob, read with the scale that gives it its meaning.
+        "style strength": lambda run: _style_strength(run.parameters),
         "device": lambda run: run.environment.get("device"),
     }
     runs = [pair.run for pair in pairs if pair.status == "finished"]
@@ -329,11 +329,15 @@ def _what_ran(pairs: list[Pair], skip: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _style_strength(parameters: Mapping[str, Any]) -> str | None:
-    """``5 (photo)``: the style weight and the loss scale that says what one unit of it means."""
-    weight = parameters.get("style_weight")
+    """``0.92 (weight adapted from 5, photo scale)`` with --style-strength, else ``weight 5 (relative
+    scale)``: the knob and the loss scale that says what one unit of it means."""
+    weight, strength = parameters.get("style_weight"), parameters.get("style_strength")
+    scale = parameters.get("loss_scale", "mean")
+    if strength:
+        return f"{_format_cell(strength)} (weight adapted from {_format_cell(weight)}, {scale} scale)"
     if weight is None:
         return None
-    return f"{_format_cell(weight)} ({parameters.get('loss_scale', 'mean')})"
+    return f"weight {_format_cell(weight)} ({scale} scale)"
 
 
 def _counts(pairs: list[Pair]) -> dict[str, int]:

@@ -23,9 +23,10 @@ from ..record import LOSS_COLUMNS as LOSSES
 from ..record import METRIC_COLUMNS, RunRecord, is_missing, read_log, read_record
 
 # parameters that get a fixed column near the front
-KEY_PARAMETERS = ["optimizer", "size", "nsteps", "style_loss", "loss_scale", "content_weight", "style_weight", "tv_weight"]
+KEY_PARAMETERS = ["optimizer", "size", "nsteps", "style_loss", "loss_scale", "style_strength", "content_weight",
+                  "style_weight", "tv_weight"]
 COLUMNS = ["variant", "content", "style", "name", "status", "error", "steps", "wall_time_s", "s_per_step", "device",
-           *KEY_PARAMETERS, *(f"final_{loss}" for loss in LOSSES), *METRIC_COLUMNS, "resumed_from_step", "budget",
+           *KEY_PARAMETERS, "style_weight_used", *(f"final_{loss}" for loss in LOSSES), *METRIC_COLUMNS, "resumed_from_step", "budget",
            "last_logged_step", "log_elapsed_s", "threads", "torch", "content_path", "style_path", "run_json"]
 
 
@@ -74,6 +75,8 @@ def _row(content: str, style: str, run_json: Path, budget: str | None) -> dict[s
         "steps": result.get("steps"), "wall_time_s": result.get("wall_time_s"),
         "s_per_step": result.get("s_per_step"), "device": environment.get("device"),
         **{key: parameters.get(key) for key in KEY_PARAMETERS},
+        # The weight the last step used: the requested one, or where --style-strength took it.
+        "style_weight_used": result.get("style_weight"),
         **{f"final_{loss}": final.get(loss) for loss in LOSSES},
         **{metric: (result.get("metrics") or {}).get(metric) for metric in METRIC_COLUMNS},
         "resumed_from_step": result.get("resumed_from_step"),

@@ -50,7 +50,7 @@ def _interrupted_run(folder, parameters):
         "name": "p", "status": "running", "environment": {"device": "cuda:0", "threads": 4},
         "parameters": parameters, "inputs": {"content": {"path": "c.png"}, "style": {"path": "s.png"}},
         "result": {"resumed_from_step": 100}}))
-    (folder / "p_log.csv").write_text(LOG_HEADER + "101,64,1.0,2.0,3.0,6.0,,,,,,5.0\n102,64,1.5,,,,,,,,,6.5\n")
+    (folder / "p_log.csv").write_text(LOG_HEADER + "101,64,1.0,2.0,3.0,6.0,5.0,,,,,,5.0\n102,64,1.5,,,,,,,,,,6.5\n")
     return folder
 
 

@@ -29,6 +29,14 @@ def test_weight_moves_by_share_over_target_at_most_twofold(share, target, expect
     assert adapted_weight(5.0, share, target) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("content, expected", [(0.5, 10.0), (1.0, 10.0), (1.25, 4.0), (4.0, 2.5)])
+def test_a_photo_past_the_content_ceiling_stops_the_weight_rising(content, expected):
+    # Far from its target (share 0.9 for 0.1): doubled while the photo's content distance is at most 1;
+    # beyond, lowered by 1 / content (at most halved).
+    assert adapted_weight(5.0, 0.9, 0.1, content) == pytest.approx(expected)
+    assert adapted_weight(5.0, 0.1, 0.4, content) == pytest.approx(2.5)  # lowering stays lowering
+
+
 STRENGTH = ["--optimizer", "lbfgs", "--loss-scale", "photo", "--content-weight", 1, "--style-weight", 1,
             "--tv-weight", 1, "--content-layers", "block2_conv2", "--style-layers", "block1_conv1,block2_conv1",
             "--size", 64, "--min-size", 32, "--scale-steps", 8]

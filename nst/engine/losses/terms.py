@@ -49,11 +49,6 @@ def total_variation(image: torch.Tensor, kind: str = "isotropic") -> torch.Tenso
     return torch.sqrt(dx.square() + dy.square() + ISOTROPIC_EPS).sum()
 
 
-def gram_distance(features: torch.Tensor, target: torch.Tensor, norm: str = "hw") -> torch.Tensor:
-    """Squared Frobenius distance between the Gram matrix of (N, C, H, W) features and ``target`` (C, C)."""
-    return (gram_matrix(features, norm) - target).square().sum()
-
-
 class ContentLoss(nn.Module):
     """Squared Frobenius distance to the content image's features."""
 

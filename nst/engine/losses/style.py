@@ -24,6 +24,7 @@ Losses (``--style-loss``):
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -181,6 +182,21 @@ def random_directions(channels: int, count: int, seed: int, device=None) -> torc
     return (directions / directions.norm(dim=0, keepdim=True)).float().to(device)
 
 
+def sort_columns(values: torch.Tensor) -> torch.Tensor:
+    """Each column of (P, K) ``values`` in ascending order, differentiable (a gather).
+
+    On the CPU numpy's vectorised sort of contiguous rows is 5-15x faster than torch.sort
+    along dim 0 (measured at 49152 x 64 on one core: 0.09 s argsort, 0.03 s sort, 0.48 s).
+    """
+    if values.device.type != "cpu" or values.dtype not in (torch.float32, torch.float64):
+        return values.sort(dim=0).values
+    rows = values.detach().t().contiguous().numpy()
+    if not values.requires_grad:
+        return torch.from_numpy(np.sort(rows, axis=1)).t()
+    order = torch.from_numpy(np.argsort(rows, axis=1)).t()
+    return values.gather(0, order)
+
+
 def resample_sorted(values: torch.Tensor, count: int) -> torch.Tensor:
     """(P, K) sorted columns -> (count, K): each column's quantiles at (i + 1/2) / count."""
     if values.shape[0] == count:
@@ -199,7 +215,7 @@ class SlicedStatistic(StyleStatistic):
         super().__init__()
         self.register_buffer("directions", directions)
         if sorted_projections is None:
-            sorted_projections = (style_flat.detach() @ directions.to(style_flat.dtype)).sort(dim=0).values
+            sorted_projections = sort_columns(style_flat.detach() @ directions.to(style_flat.dtype))
         self.register_buffer("target", sorted_projections)
         self._resampled: dict[int, torch.Tensor] = {}
 
@@ -208,10 +224,10 @@ class SlicedStatistic(StyleStatistic):
                    directions: torch.Tensor) -> "SlicedStatistic":
         """The target of a blend: the mixture of the styles' distributions, each with its share of positions."""
         total = sum(flat.shape[0] for flat in style_flats)
-        pieces = [resample_sorted((flat.detach() @ directions.to(flat.dtype)).sort(dim=0).values,
-                                  max(1, round(weight * total)))
+        pieces = [resample_sorted(sort_columns(flat.detach() @ directions.to(flat.dtype)), max(1, round(weight * total)))
                   for flat, weight in zip(style_flats, weights) if weight > 0]
-        return cls(None, directions, sorted_projections=torch.cat(pieces).sort(dim=0).values)
+        merged = pieces[0] if len(pieces) == 1 else sort_columns(torch.cat(pieces))
+        return cls(None, directions, sorted_projections=merged.contiguous())
 
     def entries(self) -> int:
         return 1
@@ -236,7 +252,7 @@ class SlicedStatistic(StyleStatistic):
 
     def distance(self, measured: tuple[torch.Tensor, ...]) -> torch.Tensor:
         (projections,) = measured
-        ordered = projections.sort(dim=0).values
+        ordered = sort_columns(projections)
         return (ordered - self.quantiles(projections.shape[0])).square().mean()
 
     def target_size(self) -> float:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from nst.engine.losses.style import (STYLE_LOSSES, GaussianStatistic, SlicedStatistic, backward_part, flatten,
-                                     random_directions, resample_sorted, style_statistic)
+                                     random_directions, resample_sorted, sort_columns, style_statistic)
 
 
 def features(seed: int, channels: int = 3, height: int = 4, width: int = 5, dtype=torch.float32) -> torch.Tensor:
@@ -48,6 +48,17 @@ def test_sliced_wasserstein_by_hand():
     small = SlicedStatistic(flatten(torch.tensor([0.0, 2.0]).view(1, 1, 1, 2)), torch.ones(1, 1))
     four = torch.tensor([0.0, 0.0, 2.0, 2.0]).view(1, 1, 1, 4)
     assert small(four).item() == pytest.approx((0 + 0.5**2 + 0.5**2 + 0) / 4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sorted_columns_equal_torch_sort_in_value_and_gradient(dtype):
+    values = torch.randn(50, 7, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    assert torch.equal(sort_columns(values), values.sort(dim=0).values)
+    weights = torch.arange(350, dtype=dtype).view(50, 7)
+    ours, theirs = values.clone().requires_grad_(True), values.clone().requires_grad_(True)
+    (sort_columns(ours) * weights).sum().backward()
+    (theirs.sort(dim=0).values * weights).sum().backward()
+    assert torch.equal(ours.grad, theirs.grad)
 
 
 def test_sliced_wasserstein_is_deterministic_for_a_seed():

@@ -55,6 +55,10 @@ class RunFiles:
     def final(self) -> Path:
         return self._file("final.png")
 
+    def print_file(self, kind: str) -> Path:
+        """The final image at 16 bits per channel (``kind``: png or tiff)."""
+        return self._file(f"final16.{'tif' if kind == 'tiff' else kind}")
+
     @property
     def log_csv(self) -> Path:
         return self._file("log.csv")
@@ -119,6 +123,13 @@ class Results:
     def checkpoints(self, content: str, style: str, variant: str | None = None) -> Path:
         """Kept outside the declared outputs, so Snakemake never deletes them (resume after a crash)."""
         return self._folder("checkpoints", variant, content, style)
+
+    def print_run(self, content: str, style: str, variant: str | None = None) -> RunFiles:
+        """The print of one cell: its grid run continued to print size."""
+        return RunFiles(self._folder("prints", variant, content, style), f"{content}__{style}__print")
+
+    def print_checkpoints(self, content: str, style: str, variant: str | None = None) -> Path:
+        return self._folder("print_checkpoints", variant, content, style)
 
     def job_log(self, rule: str, content: str, style: str, variant: str | None = None) -> Path:
         return self._folder("logs", rule, variant, content, f"{style}.log")

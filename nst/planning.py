@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .engine.settings import FIELDS, default, flag
+from .errors import NSTError
 from .image_files import IMAGE_SUFFIXES
 from .layout import ID_PATTERN, VARIANT_PATTERN, Results, check_id
 
@@ -206,7 +207,9 @@ def _flag_value(value) -> str:
 def engine_flags(settings: dict) -> str:
     """``settings`` as ``python -m nst`` flags, shell-quoted, as ``--flag=value`` (a value
     starting with '-' is never read as a flag)."""
-    return " ".join(f"{flag(key)}={shlex.quote(_flag_value(value))}" for key, value in settings.items())
+    # A switch (store_true) takes no value: on when True, left out when False.
+    return " ".join(flag(key) if value is True else f"{flag(key)}={shlex.quote(_flag_value(value))}"
+                    for key, value in settings.items() if value is not False)
 
 
 # --- the plan -------------------------------------------------------------------------------------
@@ -356,14 +359,59 @@ class Plan:
 
     def engine_flags(self, content: str, style: str, variant: str | None = None) -> str:
         """Every flag of the pair's engine command but the content image and threads (which Snakemake supplies)."""
-        run = self.results.run(content, style, variant)
+        return self._run_flags(style, self.results.run(content, style, variant),
+                               self.results.checkpoints(content, style, variant), self.settings(content, style, variant))
+
+    def _run_flags(self, style: str, run, checkpoints: Path, settings: dict) -> str:
         fixed = {"style": ",".join(self.style_files(style)), "output_dir": run.folder, "name": run.name,
-                 "ckpt_dir": self.results.checkpoints(content, style, variant)}
+                 "ckpt_dir": checkpoints}
         return (f"{engine_flags(fixed)} --resume --on-mismatch=restart "
-                f"{engine_flags(self.settings(content, style, variant))} --device={shlex.quote(self.device)}")
+                f"{engine_flags(settings)} --device={shlex.quote(self.device)}")
 
     def mem_mb(self, content: str, style: str, variant: str | None = None, attempt: int = 1) -> int:
         return mem_mb(self.settings(content, style, variant), self.device, attempt)
+
+    # --- prints: a cell's run continued to print size ---
+    @property
+    def prints(self) -> list[tuple[str | None, str, str]]:
+        """The (variant, content, style) cells to print, in grid order."""
+        wanted = self.config.get("prints") or []
+        if wanted == "all":
+            return self.cells
+        return [cell for cell in self.cells if _cell_name(cell, self.sweeping) in wanted]
+
+    def print_settings(self, content: str, style: str, variant: str | None = None) -> dict:
+        """The cell's settings with the print budget, at print size, continued from the cell's run."""
+        return {**self.settings(content, style, variant), **self.config["print_budget"],
+                "size": self.config["print_size"], "enlarge": True,
+                "start_from": str(self.results.checkpoints(content, style, variant)),
+                "max_memory": self.config["print_memory"]}
+
+    def print_engine_flags(self, content: str, style: str, variant: str | None = None) -> str:
+        return self._run_flags(style, self.results.print_run(content, style, variant),
+                               self.results.print_checkpoints(content, style, variant),
+                               self.print_settings(content, style, variant))
+
+    def print_mem_mb(self, content: str, style: str, variant: str | None = None, attempt: int = 1) -> int:
+        """What the memory planner predicts for the print (tiled to stay under print_memory)."""
+        from .engine.memory import MB, model_for, parse_memory, plan_memory
+        from .engine.settings import Settings
+
+        settings = self.print_settings(content, style, variant)
+        height, width = print_shape(self.contents[content], self.config["print_size"])
+        values = {name: _settings_value(settings, name) for name in settings if name in FIELDS}
+        engine = Settings(content=self.contents[content], style=self.style_files(style), output_dir="-",
+                          **{k: v for k, v in values.items() if k not in ("content", "style", "output_dir")})
+        limit = parse_memory(self.config["print_memory"])
+        try:
+            plan = plan_memory(engine, height, width, limit, model_for(self.device))
+        except NSTError:  # cannot fit: the job fails at once with the planner's line
+            return int(limit / MB)
+        return int(min(PRINT_HEADROOM * plan.predicted_peak, limit) / MB * attempt)
+
+    def print_runtime_minutes(self, content: str, style: str, variant: str | None = None, attempt: int = 1) -> int:
+        settings = {**self.print_settings(content, style, variant)}
+        return runtime_minutes(settings, self.device, attempt)
 
     def runtime_minutes(self, content: str, style: str, variant: str | None = None, attempt: int = 1) -> int:
         return runtime_minutes(self.settings(content, style, variant), self.device, attempt)
@@ -383,6 +431,41 @@ class Plan:
             f"(use {', '.join(IMAGE_SUFFIXES)}): {', '.join(self.images[kind].left_out)}"
             for kind in KINDS if self.images[kind].left_out
         ]
+
+
+# Above the planner's prediction for a print job's mem_mb (its measured error: README, "Memory").
+PRINT_HEADROOM = 1.25
+
+
+def _cell_name(cell: tuple[str | None, str, str], sweeping: bool) -> str:
+    variant, content, style = cell
+    return f"{content}/{style}/{variant}" if sweeping else f"{content}/{style}"
+
+
+def print_shape(path: str, size: int) -> tuple[int, int]:
+    """(height, width) of the content image enlarged or shrunk to longest side ``size``, from
+    its header; square when the file is not there yet (samples written by a job)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except OSError:
+        return size, size
+    scale = size / max(width, height)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def check_prints(plan: "Plan") -> None:
+    wanted = plan.config.get("prints") or []
+    if wanted == "all":
+        return
+    names = {_cell_name(cell, plan.sweeping) for cell in plan.cells}
+    for name in wanted:
+        if name not in names:
+            shape = "content/style/variant" if plan.sweeping else "content/style"
+            examples = ", ".join(sorted(names)[:3])
+            raise ConfigError(f"config key prints: unknown cell '{name}' (cells are {shape}, e.g. {examples})")
 
 
 def check_overrides(config: dict, contents: dict, styles: dict) -> None:
@@ -420,6 +503,7 @@ def make_plan(config: dict, schema_dir: str | Path, sample_names: dict[str, list
     device = resolve_device(config["device"])
     plan = Plan(config, device, pick_budget(config["budget"], device), images, blends, find_variants(config))
     check_scale_steps(plan)
+    check_prints(plan)
     return plan
 
 

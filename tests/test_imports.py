@@ -18,7 +18,7 @@ def loads(module: str, forbidden: tuple[str, ...]) -> list[str]:
 @pytest.mark.parametrize("module", [
     "nst.review", "nst.review.report", "nst.review.summary", "nst.review.plots", "nst.review.contact_sheet",
     "nst.planning", "nst.layout", "nst.record", "nst.image_files", "nst.atomic", "nst.errors", "nst.samples",
-    "nst.engine", "nst.engine.settings", "nst.engine.cli",
+    "nst.engine", "nst.engine.settings", "nst.engine.cli", "nst.engine.architecture", "nst.engine.memory",
 ])
 def test_no_torch(module):
     """e.g. ``python -c "import nst.review, sys; assert 'torch' not in sys.modules"``"""

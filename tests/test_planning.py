@@ -159,6 +159,55 @@ def test_engine_command_flags(tmp_path):
     assert engine_flags({"name": "-x", "content_weight": 1e4}) == "--name=-x --content-weight=10000.0"
 
 
+def test_prints_name_cells_or_all(tmp_path):
+    assert plan_of(tmp_path).prints == []
+    assert plan_of(tmp_path, prints=["harbour/waves"]).prints == [(None, "harbour", "waves")]
+    assert plan_of(tmp_path, prints="all").prints == [(None, "harbour", "dots"), (None, "harbour", "waves")]
+    swept = plan_of(tmp_path, sweep={"style_weight": [1.0, 5.0]}, prints=["harbour/dots/style_weight~5.0"])
+    assert swept.prints == [("style_weight~5.0", "harbour", "dots")]
+
+
+@pytest.mark.parametrize("prints, message", [
+    (["harbour/nope"], "config key prints: unknown cell 'harbour/nope' (cells are content/style, e.g. harbour/dots"),
+    (["harbour"], "config key prints.0: 'harbour' does not match"),
+    ("some", "config key prints: 'some' is not valid"),
+])
+def test_a_print_of_an_unknown_cell_names_the_key(tmp_path, prints, message):
+    with pytest.raises(ConfigError) as error:
+        plan_of(tmp_path, prints=prints)
+    assert str(error.value).startswith(message)
+
+
+def test_a_print_continues_its_cell_at_print_size(tmp_path):
+    plan = plan_of(tmp_path, prints=["harbour/waves"], style_overrides={"waves": {"style_weight": 2.0}})
+    settings = plan.print_settings("harbour", "waves")
+    # The cell's own settings, the print budget's scales, the print size, the cell's checkpoints to start from.
+    assert settings["style_weight"] == 2.0 and settings["loss_scale"] == "photo"
+    assert (settings["size"], settings["min_size"], settings["scale_steps"]) == (4096, 1024, [6, 4])
+    assert settings["enlarge"] is True and settings["start_from"] == "results/checkpoints/harbour/waves"
+    flags = plan.print_engine_flags("harbour", "waves")
+    assert flags.startswith(f"--style={tmp_path / 'style' / 'waves.png'} --output-dir=results/prints/harbour/waves "
+                            "--name=harbour__waves__print --ckpt-dir=results/print_checkpoints/harbour/waves --resume ")
+    assert " --enlarge " in flags and " --start-from=results/checkpoints/harbour/waves " in flags
+    assert " --max-memory=16G " in flags and " --print-file=png " in flags
+
+
+def test_a_print_jobs_memory_comes_from_the_planner(tmp_path):
+    from nst.engine.memory import MB, CPU_MODEL, parse_memory, plan_memory
+    from nst.engine.settings import Settings
+
+    plan = plan_of(tmp_path, prints=["harbour/waves"], print_size=2048)
+    settings = plan.print_settings("harbour", "waves")
+    engine = Settings(content="c", style=["s"], output_dir="-",
+                      **{k: v for k, v in settings.items() if k not in ("start_from",)})
+    # The content file is empty (no header): planned as a square print.
+    predicted = plan_memory(engine, 2048, 2048, parse_memory("16G"), CPU_MODEL).predicted_peak
+    assert plan.print_mem_mb("harbour", "waves") == int(1.25 * predicted / MB)
+    # A small limit: the engine tiles to stay under it, and the job asks for no more than the limit.
+    small = plan_of(tmp_path, prints=["harbour/waves"], print_size=4096, print_memory="9G")
+    assert small.print_mem_mb("harbour", "waves") <= 9 * 1024
+
+
 def test_resources_grow_with_size_steps_and_attempts():
     preview = {"size": 256, "optimizer": "lbfgs", "nsteps": 60}
     # 1300 MB + 3000 MB x 0.065536 megapixels

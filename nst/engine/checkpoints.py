@@ -59,11 +59,12 @@ def list_checkpoints(directory: Path) -> list[Path]:
     return [p for _, p in sorted(found, reverse=True)]
 
 
-def load(path: Path) -> Checkpoint:
+def load(path: Path, option: str = "--resume-from") -> Checkpoint:
+    """``option``: the flag that named the file, for the message when there is none."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise NSTError(f"--resume-from: {path}: no such file") from None
+        raise NSTError(f"{option}: {path}: no such file") from None
     except pickle.UnpicklingError as err:
         if "weights only" not in str(err).lower():  # torch's words for a refused object
             raise NSTError(f"{path}: unreadable checkpoint (UnpicklingError: {str(err).splitlines()[0]})") from None

@@ -42,6 +42,7 @@ def _list_of(kind):
 
 def _help_with_default(text: str, value, required: bool) -> str:
     """The help text plus its default, unless the text already says it or there is none."""
+    text = text.replace("%", "%%")  # argparse formats help with %
     if required or "default" in text or value is None or value is False:
         return text
     shown = ",".join(map(str, value)) if isinstance(value, list) else value

@@ -16,8 +16,8 @@ from torch import nn
 from torchvision.models import vgg as tv_vgg
 
 from ..errors import NSTError
+from .architecture import ARCHITECTURES, layer_geometry, layer_table, resolve_layer
 
-ARCHITECTURES = {"vgg16": "D", "vgg19": "E"}  # torchvision's config keys
 PRECISIONS = ("fp32", "bf16")
 POOLINGS = ("max", "avg")
 TORCHVISION_URLS = {
@@ -28,36 +28,6 @@ CAFFE_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
 IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
-
-
-def layer_table(arch: str) -> dict[str, int]:
-    """Map every accepted layer name to the index of its ReLU in ``features``.
-
-    Keras names a conv layer by its activated output (``block5_conv2`` = after ReLU),
-    and the lecture's ``conv4_2``/``relu4_2`` mean the same activation, so all three
-    spellings point at the ReLU module.
-    """
-    names: dict[str, int] = {}
-    index, block, conv = 0, 1, 0
-    for entry in tv_vgg.cfgs[ARCHITECTURES[arch]]:
-        if entry == "M":
-            names[f"block{block}_pool"] = names[f"pool{block}"] = index
-            index, block, conv = index + 1, block + 1, 0
-            continue
-        conv += 1
-        relu = index + 1
-        for name in (f"block{block}_conv{conv}", f"conv{block}_{conv}", f"relu{block}_{conv}"):
-            names[name] = relu
-        index += 2
-    return names
-
-
-def resolve_layer(arch: str, name: str) -> int:
-    table = layer_table(arch)
-    if name not in table:
-        examples = ", ".join(list(table)[:3])
-        raise NSTError(f"--layers: unknown {arch} layer '{name}' (names look like {examples}, ...)")
-    return table[name]
 
 
 class CaffePreprocess(nn.Module):
@@ -149,6 +119,7 @@ class VGGFeatures(nn.Module):
             raise NSTError(f"--model: unknown model '{arch}' (choose from {', '.join(ARCHITECTURES)})")
         if weights == "caffe" and arch != "vgg19":
             raise NSTError("--weights caffe: the Caffe weights exist for vgg19 only; pass --weights for vgg16")
+        self.arch = arch
         self.indices = {name: resolve_layer(arch, name) for name in layers}
         features = tv_vgg.make_layers(tv_vgg.cfgs[ARCHITECTURES[arch]])
         state = load_caffe_vgg19_state() if weights == "caffe" else load_torchvision_state(arch, weights)
@@ -172,6 +143,10 @@ class VGGFeatures(nn.Module):
         # channels_last is ~20% faster for these convolutions on the CPU (oneDNN).
         self.features.to(memory_format=torch.channels_last)
         self.requires_grad_(False).eval()
+
+    def geometry(self) -> dict[str, tuple[int, int]]:
+        """{layer: (stride, radius)} of the requested layers (:func:`layer_geometry`)."""
+        return layer_geometry(self.arch, list(self.indices))
 
     def forward(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
         """The requested activations, always float32 (what the Gram matrices and losses need)."""

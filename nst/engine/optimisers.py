@@ -34,6 +34,16 @@ def make_optimizer(image: torch.Tensor, settings: Settings) -> torch.optim.Optim
     )
 
 
+def evaluate(objective, image: torch.Tensor) -> LossTerms:
+    """The objective's terms at ``image``, their gradient in ``image.grad``: its own ``evaluate``
+    (a tiled loss computes the gradient tile by tile), or autograd on any callable."""
+    if hasattr(objective, "evaluate"):
+        return objective.evaluate(image)
+    terms = objective(image)
+    terms.total.backward()
+    return terms
+
+
 def optimisation_step(image: torch.Tensor, optimizer: torch.optim.Optimizer, objective: StyleTransferLoss) -> LossTerms:
     """One optimiser step; returns the loss terms of its first evaluation (the image it started from).
 
@@ -45,8 +55,7 @@ def optimisation_step(image: torch.Tensor, optimizer: torch.optim.Optimizer, obj
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
-        terms = objective(image)
-        terms.total.backward()
+        terms = evaluate(objective, image)
         if not first:
             first.append(terms)
         return terms.total

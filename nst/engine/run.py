@@ -20,15 +20,19 @@ from ..errors import NSTError
 from ..atomic import save_image
 from ..image_files import sha256_file, side_by_side
 from ..layout import RunFiles, default_run_name
+from ..print_files import write_print_file
 from ..record import FAILED, FINISHED, RunRecord, write_log, write_record
 from . import checkpoints
 from .colour import keep_content_chroma, match_colours
 from .images import load_tensor, resize_tensor, save_tensor, tensor_to_pil
 from .losses import StyleTransferLoss
+from .losses.tiling import Tiling
+from .memory import MB, memory_limit, model_for, peak_memory, plan_memory
 from .metrics import QualityMeter
 from .model import VGGFeatures
 from .observers import Checkpoints, Observer, Progress, Snapshots, StepLog, environment
 from .optimisers import make_optimizer, optimisation_step
+from .prints import load_content, say_if_enlarged, start_checkpoint, start_image, style_ratio
 from .scales import Scale, enlarge, schedule, scale_of, smallest_longest_side
 from .settings import Settings, validate
 from .strength import StrengthControl
@@ -92,6 +96,8 @@ class Run:
     scales: list[Scale]
     style_shapes: list[tuple[int, int]]  # (height, width) of each blended style image at the last scale
     fingerprint_fields: dict
+    tiling: Tiling | None = None  # --tile-size or the memory plan's, used at the scales larger than one tile
+    tile_plans: dict[int, dict] = field(default_factory=dict)  # {scale index: plan} of the tiled scales
     # set by enter_scale
     scale: Scale | None = None
     content: torch.Tensor | None = None
@@ -101,6 +107,7 @@ class Run:
     optimizer: torch.optim.Optimizer | None = None
     step: int = 0
     style_weight: float | None = None  # beta now: the settings', or adapted by --style-strength
+    start_image: torch.Tensor | None = None  # --start-from's image (a preview's), at its own size
     elapsed_before: float = 0.0  # optimisation time of earlier sessions (from the checkpoint)
     resumed_from: int | None = None
     log_rows: list[dict] = field(default_factory=list)
@@ -136,12 +143,19 @@ def prepare(settings: Settings, files: RunFiles, record: RunRecord) -> Run:
     precision = pick_precision(settings.precision, device)
     record.environment = environment(device) | {"precision": precision}
     torch.manual_seed(settings.seed)
-    content = load_tensor(settings.content, settings.size)
-    style_side = settings.style_longest_side(max(content.shape[-2:]))
-    # Every style file is read (a broken one fails even at weight 0); the blend uses those above 0.
-    styles = {path: load_tensor(path, style_side, enlarge=settings.style_scale is not None)
-              for path in settings.style}
+    content = load_content(settings, settings.size)
+    say_if_enlarged(settings, content)
     record.inputs["content"] = _input_facts(settings.content, content)
+    start = start_checkpoint(settings, record.inputs["content"]["sha256"])
+    if start is None:
+        style_side = settings.style_longest_side(max(content.shape[-2:]))
+        enlarge_style = settings.style_scale is not None
+    else:
+        # Brush strokes keep their size relative to the picture: the painting grows with the photo
+        # (enlarged where the print needs more pixels than the painting has).
+        style_side, enlarge_style = round(style_ratio(start, settings) * max(content.shape[-2:])), True
+    # Every style file is read (a broken one fails even at weight 0); the blend uses those above 0.
+    styles = {path: load_tensor(path, style_side, enlarge=enlarge_style) for path in settings.style}
     record.inputs["style"] = [_input_facts(path, styles[path]) | {"blend_weight": weight}
                               for path, weight in zip(settings.style, settings.style_blend_weights)]
     fields = settings.fingerprint_fields()
@@ -149,13 +163,28 @@ def prepare(settings: Settings, files: RunFiles, record: RunRecord) -> Run:
     fields["style_sha256"] = ",".join(facts["sha256"] for facts in record.inputs["style"])
     fields["checkpoint_format"] = checkpoints.FORMAT
     fields["precision"] = precision
+    if start is not None:
+        fields["start_sha256"] = sha256_file(start.path)
+        record.inputs["start_from"] = {"path": str(start.path), "sha256": fields["start_sha256"],
+                                       "step": start.step, "size": list(start.state["image"].shape[:-3:-1])}
 
+    # Before the network is built: a size that cannot fit fails at once.
+    memory = plan_memory(settings, *content.shape[-2:], memory_limit(settings, device), model_for(device))
+    record.result = {"memory": memory.as_record()}
     layers = list(dict.fromkeys(settings.content_layers + settings.style_layers))
     extractor = VGGFeatures(layers, settings.model, settings.weights, precision, settings.pooling).to(device)
     plan = schedule(tuple(content.shape[-2:]), settings.min_size, settings.scale_steps, settings.nsteps)
     ckpt_dir = Path(settings.ckpt_dir) if settings.ckpt_dir else files.default_checkpoints()
     shapes = [tuple(styles[path].shape[-2:]) for path, _ in settings.blend()]
-    return Run(settings, files, ckpt_dir, device, extractor, plan, shapes, fields, style_weight=settings.style_weight)
+    # Built here so that a tile too small for the layers fails before any work.
+    tiling = Tiling(extractor.geometry(), memory.tile_size) if memory.tile_size else None
+    run = Run(settings, files, ckpt_dir, device, extractor, plan, shapes, fields, tiling=tiling,
+              style_weight=settings.style_weight)
+    if start is not None:
+        # The preview's image and the style weight its strength control reached.
+        run.start_image = start.state["image"]
+        run.style_weight = start.state.get("style_weight") or run.style_weight
+    return run
 
 
 def _input_facts(path: str, tensor: torch.Tensor) -> dict:
@@ -180,7 +209,7 @@ def enter_scale(run: Run, scale: Scale, image: torch.Tensor | None = None) -> No
     """Targets, loss and a fresh optimiser at ``scale``; the image is ``image``, or else the
     previous scale's result enlarged (or, at the first scale, the initial image)."""
     settings = run.settings
-    content = load_tensor(settings.content, scale.size).to(run.device)
+    content = load_content(settings, scale.size).to(run.device)
     styles = style_images(run, scale, content)
     if image is None:
         if run.image is None:
@@ -188,10 +217,15 @@ def enter_scale(run: Run, scale: Scale, image: torch.Tensor | None = None) -> No
         else:
             image = enlarge(run.image, run.content, content, keep_detail=settings.upsample == "detail")
     run.scale, run.content, run.styles = scale, content, styles
+    tiling = run.tiling if run.tiling and max(content.shape[-2:]) > run.tiling.tile_size else None
+    if tiling is not None and scale.index not in run.tile_plans:
+        run.tile_plans[scale.index] = plan = {"size": list(content.shape[:-3:-1]), **tiling.plan(*content.shape[-2:])}
+        print(f"scale {scale.index + 1} ({plan['size'][0]}x{plan['size'][1]}): {plan['tiles']} tiles of at most "
+              f"{plan['tile_size']} px (halo {plan['halo']} px)", file=sys.stderr, flush=True)
     # SWD's directions are drawn afresh at each scale, the same on a resume.
     run.objective = StyleTransferLoss.from_settings(run.extractor, content, styles, settings,
                                                     directions_seed=settings.seed * 100 + scale.index,
-                                                    style_weight=run.style_weight)
+                                                    style_weight=run.style_weight, tiling=tiling)
     run.image = image.detach().to(run.device).requires_grad_(True)
     run.optimizer = make_optimizer(run.image, settings)
 
@@ -215,7 +249,9 @@ def restore(run: Run) -> bool:
     """Continue from a checkpoint when asked and one fits (True), else start at the first scale."""
     checkpoint = find_checkpoint(run)
     if checkpoint is None:
-        enter_scale(run, run.scales[0])
+        start = None if run.start_image is None else start_image(run.start_image, run.settings, run.scales[0].size,
+                                                                  run.device)
+        enter_scale(run, run.scales[0], image=start)
         return False
     state = checkpoint.state
     run.style_weight = state.get("style_weight", run.style_weight)  # before the loss is built
@@ -253,10 +289,13 @@ def optimise(run: Run, until: int, observers: list[Observer]) -> None:
 
 def finish(run: Run, record: RunRecord, first_step: int, session_started: float) -> None:
     """The final image and the finished record."""
-    with torch.no_grad():
-        final = run.objective(run.image).as_floats()
+    final = run.objective.value(run.image).as_floats()
     output = run.output_image()
     save_tensor(output, run.files.final)
+    if run.settings.print_file != "none":
+        metadata = {"settings": run.fingerprint_fields, "inputs": record.inputs, "steps": run.step}
+        write_print_file(output[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy(),
+                         run.files.print_file(run.settings.print_file), metadata)
     steps_run = run.step - first_step
     loop_time = time.perf_counter() - run.loop_started
     record.status = FINISHED
@@ -269,6 +308,8 @@ def finish(run: Run, record: RunRecord, first_step: int, session_started: float)
         "s_per_step": round(loop_time / steps_run, 4) if steps_run else None,
         "final": final,
         "style_weight": run.style_weight,
+        "tiling": [run.tile_plans[index] for index in sorted(run.tile_plans)],
+        "memory": record.result.get("memory", {}) | {"peak_mb": round(peak_memory(run.device) / MB)},
         "metrics": QualityMeter(run.device).measure(output, run.content, run.styles,
                                                     [weight for _, weight in run.settings.blend()]),
     }
@@ -289,7 +330,7 @@ def stylise(settings: Settings) -> RunRecord:
         run = prepare(settings, files, record)
         record.parameters["ckpt_dir"] = str(run.ckpt_dir)
         resumed = restore(run)
-        record.result = {"resumed_from_step": run.resumed_from}
+        record.result = {"resumed_from_step": run.resumed_from, "memory": record.result.get("memory")}
         write_record(files.record, record)
         # On resume the CSV is rewritten from the checkpoint's rows: rows logged after it
         # (by a killed run) go, a CSV deleted by a workflow manager comes back.
@@ -298,7 +339,7 @@ def stylise(settings: Settings) -> RunRecord:
             # As the last scale's loss sees them (recoloured with match), side by side for a blend.
             final = run.scales[-1]
             styles = run.styles if run.scale == final else style_images(
-                run, final, load_tensor(settings.content, final.size).to(run.device))
+                run, final, load_content(settings, final.size).to(run.device))
             save_image(side_by_side([tensor_to_pil(image) for image in styles]), files.style)
             save_tensor(run.image, files.initial)
         first_step = run.step

@@ -53,8 +53,21 @@ class Settings:
                              fingerprint=False, required=True, per_pair=False)
     name: str = option(None, "file name prefix (default: <content stem>_<style stem>)",
                        group="inputs and outputs", fingerprint=False, per_pair=False)
-    size: int = option(512, "longest side of the content image in pixels (never enlarged)",
+    size: int = option(512, "longest side of the content image in pixels (never enlarged, but with --enlarge)",
                        group="inputs and outputs", minimum=MIN_SIDE)
+    enlarge: bool = option(False, "enlarge a content image smaller than --size to it (a print from a phone photo: "
+                           "Lanczos, and the painted texture supplies the detail; the log says so)",
+                           group="inputs and outputs")
+    print_file: str = option("none", "also write the final image as a 16-bit file for printing (<name>_final16.png "
+                             "or .tif) with an embedded sRGB ICC profile and the run's settings and input hashes in "
+                             "its metadata", choices=["none", "png", "tiff"], group="inputs and outputs",
+                             fingerprint=False)
+    # The checkpoint's hash enters the fingerprint (see run.prepare), not its path.
+    start_from: str = option(None, "start from this checkpoint (or the newest in this folder) of a run of the same "
+                             "content image (a preview): "
+                             "its image, enlarged to the first scale with the photo's own detail, is where the "
+                             "optimisation starts, so a print continues the preview instead of a new draw",
+                             group="inputs and outputs", fingerprint=False, per_pair=False)
     style_size: int = option(None, "longest side of the style image (default: --size; never enlarged)",
                              group="inputs and outputs", minimum=MIN_SIDE)
     # Texture size: Gram statistics are measured at the style's pixel scale, so a smaller
@@ -170,6 +183,15 @@ class Settings:
     precision: str = option("auto", "the network's arithmetic: bf16 runs the VGG forward under autocast "
                             "(Gram matrices and losses stay fp32); auto = bf16 on CUDA, fp32 elsewhere",
                             choices=["auto", "fp32", "bf16"], group="machine", fingerprint=False)
+    # Tiling changes only the order of float sums, so a run may resume with another tile size.
+    tile_size: int = option(None, "compute the loss tile by tile, each tile at most PX a side (its core plus the "
+                            "halo the deepest layer's receptive field needs): the same loss and gradient as "
+                            "untiled up to float rounding, the memory of one tile; scales that fit in one tile "
+                            "run untiled (default: never tile)", group="machine", fingerprint=False, minimum=MIN_SIDE)
+    max_memory: str = option(None, "the most memory the run may use (8G, 500M): the loss is tiled where the "
+                             "whole picture would not fit, and a size that cannot fit even in tiles is refused "
+                             "before any work (default: 80% of what the machine, its cgroup or the GPU has free)",
+                             group="machine", fingerprint=False)
     threads: int = option(None, "CPU threads for torch (default: torch's choice; capped at the cores available)",
                           group="machine", fingerprint=False, minimum=1, per_pair=False)
 
@@ -260,6 +282,8 @@ def validate(settings: Settings) -> None:
     if settings.style_strength and settings.loss_scale != "photo":
         raise NSTError(f"--style-strength: needs --loss-scale photo (got --loss-scale {settings.loss_scale}): "
                        "the strength is a share of the photo's own distance to the painting")
+    if settings.tile_size is not None and settings.lipschitz_every:
+        raise NSTError("--lipschitz-every: the Hessian probe needs the untiled loss (drop --tile-size)")
     if settings.style_scale is not None and settings.style_size is not None:
         raise NSTError("--style-size and --style-scale: give one (both set the style image's size)")
     if sum(settings.scale_steps) >= settings.nsteps:

@@ -75,7 +75,8 @@ class StrengthControl(Observer):
 
     def on_step(self, run: Run, losses: dict[str, float]) -> None:
         strength = run.settings.style_strength
-        if not strength or run.scale.index != 0:
+        # A run continued from another (--start-from) keeps the weight that one reached.
+        if not strength or run.scale.index != 0 or run.settings.start_from:
             return
         fraction = check_steps(run.scale).get(run.step)
         if fraction is None:

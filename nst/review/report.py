@@ -31,6 +31,7 @@ from .contact_sheet import contact_sheet
 from .summary import summarise
 
 THUMB_PX = 200  # longest side of grid and snapshot thumbnails
+PRINT_PREVIEW_PX = 1024  # longest side of a print's light preview on its pair page
 SHEET_PREVIEW_PX = 1600  # longest side of the contact sheet's preview on the page
 THUMB_QUALITY = 80  # JPEG quality: ~10 kB per thumbnail keeps a 5x5 page far below 3 MB
 # Summary columns the page shows (the linked CSV has them all); unknown tables are shown whole.
@@ -73,6 +74,18 @@ class Pair:
     scores: str = ""  # the cell's one-line quality summary (content SSIM, style distance, time)
     parameters: dict[str, str] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
+    print_render: "PrintRender | None" = None  # the cell continued to print size, when one was made
+
+
+@dataclass
+class PrintRender:
+    """A print on its pair page: a light preview linking the full file, and what it took."""
+
+    picture: Picture
+    facts: dict[str, str]
+    print_file: str | None = None  # the 16-bit file
+    status: str = FINISHED
+    error: str | None = None
 
 
 def build_report(
@@ -256,7 +269,33 @@ def _collect_pair(results: Results, assets: "_Assets", content: str, style: str,
     pair.scores = _scores(record)
     pair.parameters = {key: _format_cell(value) for key, value in record.parameters.items()}
     pair.environment = {key: _format_cell(value) for key, value in record.environment.items()}
+    pair.print_render = _collect_print(results, assets, content, style, variant)
     return pair
+
+
+def _collect_print(results: Results, assets: "_Assets", content: str, style: str,
+                   variant: str | None) -> PrintRender | None:
+    files = results.print_run(content, style, variant)
+    record = read_record(files.record)
+    if record.status == NOT_RUN:
+        return None
+    if record.status != FINISHED or not files.final.is_file():
+        return PrintRender(Picture(), {}, status=FAILED if record.status in (FAILED, UNREADABLE) else "incomplete",
+                           error=record.error or "the print stopped before it finished")
+    here = ReportFiles.pair_assets(content, style, variant) + "/print"
+    picture = assets.image(files.final, f"{here}/{files.final.name}", side=PRINT_PREVIEW_PX)
+    result, memory = record.result, record.result.get("memory") or {}
+    facts = {"size (px)": " × ".join(map(str, record.input_files("content")[0].get("size", [])))
+             if record.input_files("content") else "",
+             "wall time": _duration(result["wall_time_s"]) if isinstance(result.get("wall_time_s"), (int, float)) else "",
+             "peak memory": f"{memory['peak_mb'] / 1024:.1f} GB" if isinstance(memory.get("peak_mb"), (int, float)) else "",
+             "tiles": ", ".join(f"{plan['tiles']} tiles at {plan['size'][0]} × {plan['size'][1]}"
+                                for plan in result.get("tiling") or []),
+             "steps": _format_cell(result.get("steps"))}
+    kind = record.parameters.get("print_file")
+    sixteen = files.print_file(kind) if kind in ("png", "tiff") else None
+    link = assets.link(sixteen, f"{here}/{sixteen.name}") if sixteen and sixteen.is_file() else None
+    return PrintRender(picture, {label: value for label, value in facts.items() if value}, link)
 
 
 def _scores(run: RunRecord) -> str:

@@ -2,24 +2,8 @@
 import pytest
 import torch
 
-from nst.engine.model import CaffePreprocess, VGGFeatures, caffe_weights_path, layer_table, resolve_layer
+from nst.engine.model import CaffePreprocess, VGGFeatures, caffe_weights_path
 from nst.errors import NSTError
-
-
-def test_layer_names_map_to_relu_outputs():
-    table = layer_table("vgg19")
-    # features: block1 = conv0 relu1 conv2 relu3 pool4, block2 = 5..8 pool9, block3 = 10..17 pool18,
-    # block4 = 19..26 pool27, block5 = conv28 relu29 conv30 relu31 ...
-    assert table["block1_conv1"] == table["conv1_1"] == table["relu1_1"] == 1
-    assert table["block4_conv2"] == table["conv4_2"] == table["relu4_2"] == 22
-    assert table["block5_conv2"] == 31
-    assert table["block3_pool"] == 18
-    assert layer_table("vgg16")["block5_conv3"] == 29
-
-
-def test_unknown_layer_is_a_clear_error():
-    with pytest.raises(NSTError, match="unknown vgg19 layer 'block6_conv1'"):
-        resolve_layer("vgg19", "block6_conv1")
 
 
 def test_extractor_is_truncated_frozen_and_dequantised():

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
 from nst.layout import ReportFiles
 from support.cdp import Browser, find_chromium
-from support.report_fixtures import (BROKEN_STYLE, SWEEP_VARIANTS, finished_workflow, snakemake, swept_workflow,
-                                     workflow_with_broken_style)
+from support.report_fixtures import (BROKEN_STYLE, PRINTED, SWEEP_VARIANTS, finished_workflow, printed_workflow,
+                                     snakemake, swept_workflow, workflow_with_broken_style)
 from support.workflow import REPO, results_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.workflow]
@@ -99,6 +100,21 @@ def test_partial_report_shows_the_failed_cells(browser, tmp_path_factory):
         "[...document.querySelectorAll('td.status-failed code.error')].every(c => c.getBoundingClientRect().height > 10)")
     assert visible
     _review(browser, report / ReportFiles.pair_page("cat", BROKEN_STYLE), "pair-failed.png")
+
+
+def test_a_pair_page_shows_its_print_and_links_the_full_file(browser, tmp_path_factory):
+    report = results_in(printed_workflow(tmp_path_factory)).report.folder
+    page = report / ReportFiles.pair_page(*PRINTED)
+    images = _review(browser, page, "pair-with-print.png")
+    preview = [image for image in images if "/print/" in image["src"]]
+    assert len(preview) == 1 and preview[0]["width"] > 0
+    links = browser.evaluate("[...document.querySelectorAll('figure.print a')].map(a => a.href)")
+    assert any(link.endswith("__print_final.png") for link in links)
+    assert any(link.endswith("__print_final16.png") for link in links)
+    for link in links:
+        assert Path(unquote(urlsplit(link).path)).is_file(), link
+    facts = browser.evaluate("document.querySelector('figure.print + table.facts').innerText")
+    assert "peak memory" in facts and "96 × 96" in facts
 
 
 def test_snakemake_report_opens_without_errors(browser, tmp_path_factory):

@@ -72,6 +72,30 @@ def swept_workflow(tmp_path_factory) -> Path:
     return _runs["swept"]
 
 
+# One cell printed: 96 px from the 64 px grid, its loss in tiles of 40 px (shallow layers keep the halo at 6 px).
+PRINTED = ("cat", "dots")
+PRINT_SIZE, PRINT_TILE, PRINT_STEPS = 96, 40, 4
+SHALLOW_LAYERS = {"style_layers": ["block1_conv1", "block2_conv1"], "style_layer_weights": [1, 1]}
+
+
+def printed_workflow(tmp_path_factory) -> Path:
+    """Working directory of a completed 2 x 2 run with one cell printed; built once per session."""
+    if "printed" not in _runs:
+        workdir = tmp_path_factory.mktemp("printed_workflow")
+        _write_inputs(workdir, prints=["/".join(PRINTED)], print_size=PRINT_SIZE)
+        config = yaml.safe_load((workdir / "config.yaml").read_text())
+        config["params"].update(SHALLOW_LAYERS)
+        config["budgets"]["preview"].update(optimizer="lbfgs", content_layers=["block2_conv2"], loss_scale="photo",
+                                            content_weight=1.0, style_weight=5.0)
+        config["print_budget"] = {"min_size": 64, "nsteps": PRINT_STEPS, "scale_steps": [2], "tile_size": PRINT_TILE,
+                                  "save_every": 0, "ckpt_every": 1, "ckpt_keep_max": 1, "print_file": "png"}
+        (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+        done = snakemake(workdir)
+        assert done.returncode == 0, done.stdout[-4000:]
+        _runs["printed"] = workdir
+    return _runs["printed"]
+
+
 def _write_inputs(workdir: Path, **extra) -> None:
     """Distinct 64 px test images and the test config (.test/config.yaml) with a tiny budget (and ``extra`` keys)."""
     for seed, (kind, name) in enumerate([("content", c) for c in CONTENTS] + [("style", s) for s in STYLES]):

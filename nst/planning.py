@@ -410,8 +410,7 @@ class Plan:
         return int(min(PRINT_HEADROOM * plan.predicted_peak, limit) / MB * attempt)
 
     def print_runtime_minutes(self, content: str, style: str, variant: str | None = None, attempt: int = 1) -> int:
-        settings = {**self.print_settings(content, style, variant)}
-        return runtime_minutes(settings, self.device, attempt)
+        return runtime_minutes(self.print_settings(content, style, variant), self.device, attempt)
 
     def runtime_minutes(self, content: str, style: str, variant: str | None = None, attempt: int = 1) -> int:
         return runtime_minutes(self.settings(content, style, variant), self.device, attempt)

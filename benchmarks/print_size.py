@@ -2,7 +2,9 @@
 tile plan, and whether the print looks like its preview.
 
     python benchmarks/print_size.py [--photo PATH] [--painting PATH] [--sizes 1024 2048 2896 4096]
-                                    [--max-memory 20G] [--threads 2] [--out benchmarks/out/print_size]
+                                    [--aspect 4:3] [--max-memory 20G] [--threads 2]
+                                    [--nsteps N --scale-steps A,B] [--per-step]
+                                    [--out benchmarks/out/print_size]
 
 First the preview: the workflow's settings for a cell (config.yaml: the preview budget and params)
 at 512 px. Then, for each size, the print as the workflow makes it (config.yaml's print_budget, the
@@ -18,8 +20,13 @@ magnitude of the luminance's Laplacian (a second difference: what blurring remov
 full size. OUT/crops.png shows three 512 px crops of the print beside the same regions of the
 enlarged preview.
 
+``--per-step``: a snapshot after every step, and for the largest size a table of what each step
+at the top scale bought (the measures above, per step): how many steps a print is worth.
+``--nsteps``/``--scale-steps`` replace the print budget's.
+
 Defaults: the sample photo ``chelsea`` (451 px wide: enlarged 9x, as a phone photo's crop or a
-small scan would be) under Van Gogh's wheat field from ../shared/paintings.
+small scan would be), cut to ``--aspect`` 4:3 (so 4096 px is 4096x3072), under Van Gogh's wheat
+field from ../shared/paintings.
 """
 from __future__ import annotations
 
@@ -85,6 +92,56 @@ def laplacian_detail(image: Image.Image) -> float:
     return float(np.abs(core).mean())
 
 
+def cut_to_aspect(photo: Path, aspect: str, folder: Path) -> Path:
+    """``photo``'s centre at ``aspect`` ("W:H", the longer side kept), written into ``folder``."""
+    across, down = (int(part) for part in aspect.split(":"))
+    image = Image.open(photo).convert("RGB")
+    width, height = image.size
+    if width * down > height * across:  # too wide: keep the height
+        box_width, box_height = round(height * across / down), height
+    else:
+        box_width, box_height = width, round(width * down / across)
+    left, top = (width - box_width) // 2, (height - box_height) // 2
+    path = folder / f"{photo.stem}_{across}x{down}.png"
+    folder.mkdir(parents=True, exist_ok=True)
+    image.crop((left, top, left + box_width, top + box_height)).save(path)
+    return path
+
+
+def compare(printed: Image.Image, preview_path: Path, photo: Path, painting: Path, folder: Path) -> dict:
+    """The print against its preview: shrunk (SSIM, both style distances, content SSIM) and at
+    full size against the preview enlarged with Lanczos (painted detail)."""
+    from nst.engine.images import load_tensor
+    from nst.engine.metrics import luminance as y_of
+    from nst.engine.metrics import measure_files, ssim
+
+    preview_image = Image.open(preview_path).convert("RGB")
+    shrunk_path = folder / "print_shrunk.png"
+    printed.resize(preview_image.size, Image.Resampling.LANCZOS).save(shrunk_path)
+    measured = measure_files(shrunk_path, photo, painting)
+    return {"ssim_to_preview": ssim(y_of(load_tensor(shrunk_path, 4096)), y_of(load_tensor(preview_path, 4096))),
+            "gram": measured["style_distance"], "swd": measured["style_swd"], "content_ssim": measured["content_ssim"],
+            "detail": laplacian_detail(printed)}
+
+
+def per_step_table(files: RunFiles, preview_path: Path, photo: Path, painting: Path, folder: Path) -> None:
+    with open(files.log_csv, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    top = max(int(row["size"]) for row in rows)
+    first = min(int(row["step"]) for row in rows if int(row["size"]) == top)
+    losses = {int(row["step"]): float(row["total_loss"]) for row in rows}
+    print(f"
+per step at the top scale ({top} px; loss: at the start of the step, the rest after it):")
+    print(f"{'step':>5} {'loss':>8} {'SSIM to preview':>15} {'Gram':>6} {'SWD':>6} {'content SSIM':>12} {'detail':>7}")
+    for step, path in files.snapshots():
+        if step < first - 1:
+            continue
+        measured = compare(Image.open(path).convert("RGB"), preview_path, photo, painting, folder)
+        loss = f"{losses[step]:8.3f}" if step in losses else f"{'':8}"
+        print(f"{step:5d} {loss} {measured['ssim_to_preview']:15.3f} {measured['gram']:6.3f} {measured['swd']:6.3f} "
+              f"{measured['content_ssim']:12.3f} {measured['detail']:7.4f}", flush=True)
+
+
 def crops_sheet(printed: Image.Image, enlarged: Image.Image, path: Path) -> None:
     width, height = printed.size
     spots = [(0.3, 0.35), (0.55, 0.6), (0.8, 0.25)]
@@ -108,6 +165,10 @@ def main() -> None:
     parser.add_argument("--painting", type=Path,
                         default=REPO.parent / "shared" / "paintings" / "van_gogh_wheat_field_cypresses_1889.jpg")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 2896, 4096])
+    parser.add_argument("--aspect", default="4:3", help="cut the photo to W:H first (\"\": as it is)")
+    parser.add_argument("--nsteps", type=int)
+    parser.add_argument("--scale-steps", type=lambda text: [int(part) for part in text.split(",")])
+    parser.add_argument("--per-step", action="store_true")
     parser.add_argument("--max-memory", default="20G")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "print_size")
@@ -119,7 +180,13 @@ def main() -> None:
         if not (samples / "chelsea.png").is_file():
             write_samples("content", samples)
         args.photo = samples / "chelsea.png"
+    if args.aspect:
+        args.photo = cut_to_aspect(args.photo, args.aspect, args.out / "photos")
     cell, print_budget = config_settings()
+    print_budget.update({key: value for key, value in (("nsteps", args.nsteps), ("scale_steps", args.scale_steps))
+                         if value is not None})
+    if args.per_step:
+        print_budget["save_every"] = 1
 
     preview = RunFiles(args.out / "preview", "preview")
     record = run_engine(args.photo, args.painting, preview, {**cell, "ckpt_dir": preview.folder / "checkpoints"},
@@ -142,23 +209,18 @@ def main() -> None:
               f"{memory['predicted_peak_mb'] / 1024:8.1f}GB {memory['peak_mb'] / 1024:7.1f}GB  {plans}", flush=True)
         printed[size] = files
 
-    from nst.engine.metrics import measure_files, ssim, luminance as y_of
-    from nst.engine.images import load_tensor
-
     largest = printed[max(printed)]
     print_image, preview_image = Image.open(largest.final).convert("RGB"), Image.open(preview.final).convert("RGB")
-    shrunk = print_image.resize(preview_image.size, Image.Resampling.LANCZOS)
-    shrunk_path = args.out / "print_shrunk.png"
-    shrunk.save(shrunk_path)
     enlarged = preview_image.resize(print_image.size, Image.Resampling.LANCZOS)
-    similarity = ssim(y_of(load_tensor(shrunk_path, 4096)), y_of(load_tensor(preview.final, 4096)))
-    ours = measure_files(shrunk_path, args.photo, args.painting)
-    theirs = measure_files(preview.final, args.photo, args.painting)
-    print(f"\nprint shrunk to {preview_image.size[0]} px vs the preview: SSIM {similarity:.3f}; style distance "
-          f"(Gram) {ours['style_distance']:.3f} vs {theirs['style_distance']:.3f}, SWD {ours['style_swd']:.3f} vs "
-          f"{theirs['style_swd']:.3f}; content SSIM {ours['content_ssim']:.3f} vs {theirs['content_ssim']:.3f}")
+    ours = compare(print_image, preview.final, args.photo, args.painting, args.out)
+    theirs = compare(enlarged, preview.final, args.photo, args.painting, args.out)
+    print(f"\nprint shrunk to {preview_image.size[0]} px vs the preview: SSIM {ours['ssim_to_preview']:.3f}; style "
+          f"distance (Gram) {ours['gram']:.3f} vs {theirs['gram']:.3f}, SWD {ours['swd']:.3f} vs {theirs['swd']:.3f}; "
+          f"content SSIM {ours['content_ssim']:.3f} vs {theirs['content_ssim']:.3f}")
     print(f"painted detail at {print_image.size[0]} px (mean |Laplacian| of the luminance): print "
-          f"{laplacian_detail(print_image):.4f}, preview enlarged with Lanczos {laplacian_detail(enlarged):.4f}")
+          f"{ours['detail']:.4f}, preview enlarged with Lanczos {theirs['detail']:.4f}")
+    if args.per_step:
+        per_step_table(largest, preview.final, args.photo, args.painting, args.out)
     crops_sheet(print_image, enlarged, args.out / "crops.png")
     print(f"crops: {args.out / 'crops.png'}")
 

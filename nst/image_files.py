@@ -1,11 +1,14 @@
 """Reading any real-world image file as 8-bit RGB (Pillow only: the engine and the review share it)."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from .errors import NSTError
 
@@ -14,23 +17,89 @@ from .errors import NSTError
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 MIN_SIDE = 32  # five 2x poolings leave at least 1x1 activations for block5 layers
 
+# The most pixels an input may have. Pillow's default guard refuses 179 MP, so a 20000 px scan
+# could not be used although the engine only needs it at --size. Reading holds at most two
+# full-size copies at 4 bytes a pixel (Pillow's RGB layout; thumbnails one, shrunk at once):
+# 8 bytes a pixel, 4 GB at this limit, a quarter of a 16 GB machine (print_memory's default).
+MAX_PIXELS = 500_000_000
+# Pillow's own guard at our limit, for every Image.open in the project (header reads too): it
+# warns above it and refuses twice it; open_image refuses above it, in one line.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
-def read_rgb(path: str | Path) -> Image.Image:
-    """Open an image file as 8-bit RGB, honouring EXIF orientation; NSTError names the file."""
+
+@contextlib.contextmanager
+def _decoding(path: Path):
+    """Pillow's ways of failing on a file, as one NSTError line naming it."""
+    try:
+        yield
+    except UnidentifiedImageError:
+        raise NSTError(f"{path}: not an image file Pillow can read", path) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        pixels = re.search(r"\((\d+) pixels\)", str(err))
+        count = f"{int(pixels[1]):,} pixels" if pixels else "too many pixels"
+        raise NSTError(f"{path}: {count}, more than the limit of {MAX_PIXELS:,} "
+                       "(MAX_PIXELS in nst/image_files.py)", path) from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise NSTError(f"{path}: truncated or corrupt image ({err})", path) from None
+    except MemoryError:
+        raise NSTError(f"{path}: not enough memory to decode it", path) from None
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """``Image.open`` (the header only) of an input; NSTError naming the file when it is missing,
+    empty, not an image or above :data:`MAX_PIXELS`."""
     path = Path(path)
     if not path.is_file():
         raise NSTError(f"{path}: no such file", path)
     if path.stat().st_size == 0:
         raise NSTError(f"{path}: empty file", path)
-    try:
-        with Image.open(path) as image:
-            image.load()  # decode now, so a truncated file fails here
-            image = ImageOps.exif_transpose(image)
-    except UnidentifiedImageError:
-        raise NSTError(f"{path}: not an image file Pillow can read", path) from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise NSTError(f"{path}: truncated or corrupt image ({err})", path) from None
+    with _decoding(path), warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)  # above the limit: refused
+        return Image.open(path)
+
+
+def read_rgb(path: str | Path) -> Image.Image:
+    """Open an image file as 8-bit RGB, honouring EXIF orientation; NSTError names the file."""
+    path = Path(path)
+    with open_image(path) as image, _decoding(path):
+        image.load()  # decode now, so a truncated file fails here
+        image = ImageOps.exif_transpose(image)
     return to_rgb(image)
+
+
+def read_thumbnail(path: str | Path, box: tuple[int, int]) -> Image.Image:
+    """The picture :func:`read_rgb` gives, fitted into ``box`` (never enlarged), without decoding
+    it whole where the format allows (JPEG: ``Image.draft`` at 1/2 to 1/8 scale) and shrunk
+    (``Image.reduce``) before any conversion otherwise; NSTError naming the file."""
+    path = Path(path)
+    with open_image(path) as image, _decoding(path):
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)  # a conversion drops it
+        if image.mode.startswith("I;16"):  # Pillow cannot shrink 16-bit grey
+            image = image.convert("I")
+        image.thumbnail(box)
+        small = to_rgb(image)
+    small.getexif()[ExifTags.Base.Orientation] = orientation
+    return ImageOps.exif_transpose(small)
+
+
+def unreadable_tile(path: str | Path, box: tuple[int, int], fill=(200, 200, 200), ink=(40, 40, 40)) -> Image.Image:
+    """A grey tile naming the file, where a picture of an unreadable input would be."""
+    tile = Image.new("RGB", box, fill)
+    draw = ImageDraw.Draw(tile)
+    font = ImageFont.load_default(size=max(8, min(box) // 12))
+    for line, y in (("cannot read", 0.42), (Path(path).name, 0.58)):
+        draw.text((box[0] // 2, round(box[1] * y)), fit_text(draw, line, font, box[0] - 4), fill=ink, font=font,
+                  anchor="mm")
+    return tile
+
+
+def fit_text(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
+    """``text``, shortened with an ellipsis until it fits in ``width`` pixels."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "...", font=font) > width:
+        text = text[:-1]
+    return text + "..."
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -88,6 +157,14 @@ def write_blend_preview(paths: list[str | Path], out: str | Path, height: int = 
     """The style images of a blend side by side, ``height`` px high at most (the grid's column header)."""
     from .atomic import save_image
 
-    images = [read_rgb(path) for path in paths]
-    height = min(height, images[0].height)
-    save_image(side_by_side([ImageOps.contain(images[0], (images[0].width, height)), *images[1:]]), out)
+    # At most ``height`` high and 16 times as wide: never decoded whole just for a preview.
+    box = (16 * height, height)
+    images = [_thumbnail_or_tile(path, box) for path in paths]
+    save_image(side_by_side(images), out)
+
+
+def _thumbnail_or_tile(path: str | Path, box: tuple[int, int]) -> Image.Image:
+    try:
+        return read_thumbnail(path, box)
+    except NSTError:
+        return unreadable_tile(path, (box[1], box[1]))

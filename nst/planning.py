@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .engine.settings import FIELDS, default, flag
 from .errors import NSTError
-from .image_files import IMAGE_SUFFIXES
+from .image_files import IMAGE_SUFFIXES, open_image
 from .layout import ID_PATTERN, VARIANT_PATTERN, Results, check_id
 
 KINDS = ("content", "style")
@@ -443,13 +443,12 @@ def _cell_name(cell: tuple[str | None, str, str], sweeping: bool) -> str:
 
 def print_shape(path: str, size: int) -> tuple[int, int]:
     """(height, width) of the content image enlarged or shrunk to longest side ``size``, from
-    its header; square when the file is not there yet (samples written by a job)."""
-    from PIL import Image
-
+    its header; square when the file is not there yet (samples written by a job) or cannot be
+    read (its job then fails with the reason)."""
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             width, height = image.size
-    except OSError:
+    except NSTError:
         return size, size
     scale = size / max(width, height)
     return max(1, round(height * scale)), max(1, round(width * scale))

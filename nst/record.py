@@ -28,8 +28,10 @@ LOG_COLUMNS = [
 METRIC_COLUMNS = ["content_ssim", "content_distance", "style_distance", "style_swd", "colour_distance_content",
                   "colour_distance_style"]
 
-# What the engine writes: "running" while it works, then "finished" or "failed" (with ``error``).
-RUNNING, FINISHED, FAILED = "running", "finished", "failed"
+# What the engine writes: "running" while it works, then "finished", "failed" (with ``error``) or
+# "interrupted" (a signal stopped it: ``error`` says at which step and how to resume, ``result.steps``
+# is the step reached, ``result.checkpoint_step`` the step --resume continues from).
+RUNNING, FINISHED, FAILED, INTERRUPTED = "running", "finished", "failed", "interrupted"
 # What a reader may conclude besides: no record at all, or one it cannot read.
 NOT_RUN, UNREADABLE = "not run", "unreadable"
 
@@ -39,7 +41,7 @@ class RunRecord:
     """One run: environment, every setting, the inputs with their hashes, and the result.
 
     ``result`` holds steps, wall time, s/step and the final losses once the run finished;
-    ``error`` is the one-line reason of a failed run, ``error_file`` the input file at
+    ``error`` is the one-line reason of a failed or interrupted run, ``error_file`` the input file at
     fault when there is one (so a report names a broken file once, not once per pair).
     """
 

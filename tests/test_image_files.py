@@ -1,9 +1,17 @@
 """Reading real-world image files as 8-bit RGB (nst/image_files.py; Pillow only)."""
+import json
+import subprocess
+import sys
+
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from nst.errors import NSTError
-from nst.image_files import IMAGE_SUFFIXES, MIN_SIDE, fit_longest_side, read_rgb, sha256_file
+from nst.image_files import (IMAGE_SUFFIXES, MAX_PIXELS, MIN_SIDE, fit_longest_side, open_image, read_rgb,
+                             read_thumbnail, sha256_file)
+from support.images import blank_png, png_claiming, write_test_image
+
+PILLOW_REFUSES = 2 * 89_478_485  # Pillow's default guard refuses more pixels than this
 
 
 @pytest.mark.parametrize("mode, pixel, expected", [
@@ -71,3 +79,86 @@ def test_fitting_shrinks_keeps_aspect_and_refuses_slivers():
 def test_sha256_of_a_file(tmp_path):
     (tmp_path / "x").write_bytes(b"abc")
     assert sha256_file(tmp_path / "x") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+# --- large files: the pixel limit and thumbnails that never decode them whole ----------------
+
+
+@pytest.mark.parametrize("side", [23_000, 40_000])  # Pillow at our limit warns about the first, refuses the second
+def test_a_file_beyond_the_pixel_limit_is_one_line_with_its_pixel_count_and_the_limit(tmp_path, side):
+    path = png_claiming(tmp_path / "scan.png", side, side)
+    assert path.stat().st_size < 1000
+    for read in (read_rgb, open_image, lambda p: read_thumbnail(p, (64, 64))):
+        with pytest.raises(NSTError) as error:
+            read(path)
+        assert str(error.value) == (f"{path}: {side * side:,} pixels, more than the limit of {MAX_PIXELS:,} "
+                                    "(MAX_PIXELS in nst/image_files.py)")
+        assert error.value.path == str(path)
+
+
+def test_a_file_beyond_pillows_default_limit_but_within_ours_opens(tmp_path):
+    path = png_claiming(tmp_path / "scan.png", 20_000, 20_000)  # the 400 MP scan of the issue
+    assert PILLOW_REFUSES < 20_000 * 20_000 <= MAX_PIXELS
+    with open_image(path) as image:
+        assert image.size == (20_000, 20_000)
+
+
+def test_a_jpeg_thumbnail_is_decoded_at_a_fraction_of_its_size(tmp_path, monkeypatch):
+    path = tmp_path / "photo.jpg"
+    Image.new("RGB", (3200, 2400), (30, 120, 200)).save(path)
+    decoded = []
+    load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: (decoded.append(self.size), load(self))[1])
+    thumb = read_thumbnail(path, (200, 200))
+    assert thumb.size == (200, 150) and thumb.mode == "RGB"
+    assert decoded and max(decoded) == (800, 600)  # Image.draft: the decoder's 1/4 scale
+
+
+def test_a_png_thumbnail_beyond_pillows_default_limit_holds_one_copy_in_the_files_own_mode(tmp_path):
+    """180 MP of grey: a thumbnail costs about one decoded copy at 1 byte a pixel (as RGB at full
+    size it would be 4 bytes a pixel, and more with a conversion)."""
+    side = 13_400
+    assert PILLOW_REFUSES < side * side <= MAX_PIXELS
+    path = blank_png(tmp_path / "scan.png", side, side)
+    code = ("import json, resource\nfrom nst.image_files import read_thumbnail\n"
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            f"thumb = read_thumbnail({str(path)!r}, (200, 200))\n"
+            "grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before\n"
+            "print(json.dumps([thumb.size, thumb.mode, thumb.getpixel((9, 9)), grown * 1024]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    size, mode, pixel, grown = json.loads(done.stdout)
+    assert (size, mode, pixel) == ([200, 200], "RGB", [128, 128, 128])
+    assert grown < 1.5 * side * side
+
+
+@pytest.mark.parametrize("write, reason", [
+    (lambda path: path.write_bytes(write_test_image(path, 64, 64).read_bytes()[:300]), "truncated or corrupt image"),
+    (lambda path: path.write_text("not an image"), "not an image file"),
+])
+def test_an_unreadable_thumbnail_is_an_error_naming_the_file(tmp_path, write, reason):
+    path = tmp_path / "bad.png"
+    write(path)
+    with pytest.raises(NSTError) as error:
+        read_thumbnail(path, (64, 64))
+    assert str(error.value).startswith(f"{path}: {reason}") and error.value.path == str(path)
+
+
+@pytest.mark.parametrize("mode, pixel", [("I;16", 65535), ("P", 1), ("RGBA", (0, 0, 0, 0)), ("CMYK", (0, 0, 0, 0))])
+def test_thumbnails_see_every_mode_as_read_rgb_does(tmp_path, mode, pixel):
+    path = tmp_path / ("image.tif" if mode in ("CMYK", "I;16") else "image.png")
+    image = Image.new(mode, (96, 64), pixel)
+    if mode == "P":
+        image.putpalette([0, 0, 0, 12, 200, 34] + [0] * 762)
+    image.save(path)
+    thumb = read_thumbnail(path, (48, 48))
+    assert thumb.size == (48, 32) and thumb.getpixel((5, 5)) == read_rgb(path).getpixel((5, 5))
+
+
+def test_thumbnails_honour_exif_orientation(tmp_path):
+    stored = Image.new("RGB", (96, 64), "blue")
+    exif = stored.getexif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    stored.save(tmp_path / "phone.jpg", exif=exif)
+    assert read_thumbnail(tmp_path / "phone.jpg", (48, 48)).size == (32, 48)
+

@@ -183,13 +183,13 @@ def test_a_print_continues_its_cell_at_print_size(tmp_path):
     settings = plan.print_settings("harbour", "waves")
     # The cell's own settings, the print budget's scales, the print size, the cell's checkpoints to start from.
     assert settings["style_weight"] == 2.0 and settings["loss_scale"] == "photo"
-    assert (settings["size"], settings["min_size"], settings["scale_steps"]) == (4096, 1024, [6, 4])
+    assert (settings["size"], settings["min_size"], settings["scale_steps"]) == (4096, 1024, [6, 3])
     assert settings["enlarge"] is True and settings["start_from"] == "results/checkpoints/harbour/waves"
     flags = plan.print_engine_flags("harbour", "waves")
     assert flags.startswith(f"--style={tmp_path / 'style' / 'waves.png'} --output-dir=results/prints/harbour/waves "
                             "--name=harbour__waves__print --ckpt-dir=results/print_checkpoints/harbour/waves --resume ")
     assert " --enlarge " in flags and " --start-from=results/checkpoints/harbour/waves " in flags
-    assert " --max-memory=16G " in flags and " --print-file=png " in flags
+    assert " --max-memory=16G " in flags and " --print-file=png " in flags and " --lbfgs-carry-curvature " in flags
 
 
 def test_a_print_jobs_memory_comes_from_the_planner(tmp_path):

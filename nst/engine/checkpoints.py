@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,8 +46,11 @@ def save(directory: Path, state: dict, keep_max: int) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     remove_leftovers(directory, "ckpt_*.pt")  # a writer killed mid-save
     path = directory / f"ckpt_{state['step']:06d}.pt"
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(state, handle)
+        # On disk before the rename: after a crash of the node the name never points at a torn file.
+        handle.flush()
+        os.fsync(handle.fileno())
     for old in list_checkpoints(directory)[max(1, keep_max):]:
         old.unlink(missing_ok=True)
     return path
@@ -87,6 +92,8 @@ def find_resumable(directory: Path, fields: dict, on_mismatch: str, max_step: in
     """The newest checkpoint at or before ``max_step`` whose fingerprint matches; None if none.
 
     Checkpoints past ``max_step`` (a run asked for fewer steps than before) are left alone.
+    One that cannot be read (torn by a full disk, damaged) is named on stderr with the reason
+    and moved aside (``*.damaged``, out of the rotation); the one before it is tried next.
 
     Checkpoints of other settings are refused with a message naming what differs, or,
     with on_mismatch="restart", deleted so the run starts afresh.
@@ -96,7 +103,14 @@ def find_resumable(directory: Path, fields: dict, on_mismatch: str, max_step: in
     for path in list_checkpoints(directory):
         if int(NAME.fullmatch(path.name).group(1)) > max_step:
             continue
-        checkpoint = load(path)
+        try:
+            checkpoint = load(path)
+        except NSTError as err:
+            aside = path.with_name(path.name + ".damaged")
+            path.replace(aside)
+            print(f"nst: warning: {str(err).splitlines()[0]}; moved aside to {aside.name}, trying the previous "
+                  "checkpoint", file=sys.stderr, flush=True)
+            continue
         if checkpoint.state["fingerprint"] == wanted:
             return checkpoint
         others.append(checkpoint)

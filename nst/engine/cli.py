@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import NSTError
 from ..layout import default_run_name
 from .settings import FIELDS, TYPES, Settings, default, flag, split_style_files
+from .stopping import Interrupted
 
 # Seed 002's flags that stand for other settings: (flag, argparse keywords, help).
 SEED_SHORTHANDS = [
@@ -105,6 +106,8 @@ def settings_from_args(parser: argparse.ArgumentParser, argv: list[str] | None) 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The exit status: 0, 1 for an error, 128 + the signal's number for a stop by a signal
+    (143 SIGTERM, 130 SIGINT), as a shell reports a process the signal killed."""
     settings = settings_from_args(build_parser(), argv)
     try:
         from .run import stylise  # imported late so --help stays fast
@@ -113,7 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     except NSTError as err:
         print(f"nst: error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except Interrupted as err:  # the run's own line: the step, the checkpoint, how to resume
+        print(f"nst: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:  # Ctrl-C before the run began (while torch is imported)
         print("nst: interrupted; the newest checkpoint can be resumed with --resume", file=sys.stderr)
         return 130
     result = record.result

@@ -10,6 +10,7 @@ import math
 import platform
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
@@ -20,6 +21,7 @@ from ..record import log_row, write_log
 from . import checkpoints
 from .images import save_tensor
 from .optimisers import effective_learning_rates, lipschitz_estimate
+from .stopping import Interrupted, SignalStop
 
 if TYPE_CHECKING:
     from .run import Run
@@ -84,12 +86,24 @@ class Snapshots(Observer):
 
 
 class Checkpoints(Observer):
-    """A checkpoint every ``ckpt_every`` steps and at the last one; the newest ``ckpt_keep_max`` kept."""
+    """A checkpoint every ``ckpt_every`` steps and at the last one; the newest ``ckpt_keep_max`` kept.
+
+    Once ``stop`` has had a signal, a checkpoint of the step just done, whatever ``ckpt_every``,
+    then :class:`~nst.engine.stopping.Interrupted` (so this observer comes last).
+    ``saved``: ``(step, path)`` of the newest checkpoint this session wrote.
+    """
+
+    def __init__(self, stop: SignalStop | None = None):
+        self.stop = stop
+        self.saved: tuple[int, Path] | None = None
 
     def on_step(self, run: Run, losses: dict[str, float]) -> None:
         settings = run.settings
-        if _due(run.step, settings.ckpt_every, settings.nsteps):
-            checkpoints.save(run.ckpt_dir, run.checkpoint_state(), settings.ckpt_keep_max)
+        stopping = self.stop is not None and self.stop.requested
+        if stopping or _due(run.step, settings.ckpt_every, settings.nsteps):
+            self.saved = run.step, checkpoints.save(run.ckpt_dir, run.checkpoint_state(), settings.ckpt_keep_max)
+        if stopping:
+            raise Interrupted(self.stop.signum)
 
 
 class Progress(Observer):

@@ -14,7 +14,8 @@ from .settings import Settings
 LINE_SEARCH_MAX_TRIALS = 25
 
 
-def make_optimizer(image: torch.Tensor, settings: Settings) -> torch.optim.Optimizer:
+def make_optimizer(image: torch.Tensor, settings: Settings, h0: float | None = None) -> torch.optim.Optimizer:
+    """``h0``: L-BFGS's first-step curvature scale, carried from a coarser scale (:func:`carried_h0`)."""
     if settings.optimizer == "adam":
         return torch.optim.Adam(
             [image],
@@ -31,6 +32,7 @@ def make_optimizer(image: torch.Tensor, settings: Settings) -> torch.optim.Optim
         line_search=None if settings.lbfgs_line_search == "none" else settings.lbfgs_line_search,
         bounds=(0.0, 1.0),
         max_trials=LINE_SEARCH_MAX_TRIALS,
+        h0=h0,
     )
 
 

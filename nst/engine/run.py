@@ -3,12 +3,14 @@
 :func:`optimise` is the loop: one optimiser step, a finiteness check, then every
 observer (CSV, snapshots, checkpoints, progress; see :mod:`nst.engine.observers`).
 :func:`stylise` wires the phases together and keeps the run record: "running" from the
-start, then "finished", or "failed" with the one-line error when anything stops it.
+start, then "finished", "failed" with the one-line error when anything stops it, or
+"interrupted" when SIGTERM or SIGINT stops it (after the step in progress and a checkpoint).
 """
 from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,10 +23,11 @@ from ..atomic import save_image
 from ..image_files import sha256_file, side_by_side
 from ..layout import RunFiles, default_run_name
 from ..print_files import write_print_file
-from ..record import FAILED, FINISHED, RunRecord, write_log, write_record
+from ..record import FAILED, FINISHED, INTERRUPTED, RunRecord, write_log, write_record
 from . import checkpoints
 from .colour import keep_content_chroma, match_colours
 from .images import load_tensor, resize_tensor, save_tensor, tensor_to_pil
+from .lbfgs import carried_h0
 from .losses import StyleTransferLoss
 from .losses.tiling import Tiling
 from .memory import MB, memory_limit, model_for, peak_memory, plan_memory
@@ -35,6 +38,7 @@ from .optimisers import make_optimizer, optimisation_step
 from .prints import load_content, say_if_enlarged, start_checkpoint, start_image, style_ratio
 from .scales import Scale, enlarge, schedule, scale_of, smallest_longest_side
 from .settings import Settings, validate
+from .stopping import Interrupted, SignalStop, interruption_message
 from .strength import StrengthControl
 
 
@@ -226,8 +230,9 @@ def enter_scale(run: Run, scale: Scale, image: torch.Tensor | None = None) -> No
     run.objective = StyleTransferLoss.from_settings(run.extractor, content, styles, settings,
                                                     directions_seed=settings.seed * 100 + scale.index,
                                                     style_weight=run.style_weight, tiling=tiling)
+    h0 = carried_h0(run.optimizer) if settings.lbfgs_carry_curvature else None
     run.image = image.detach().to(run.device).requires_grad_(True)
-    run.optimizer = make_optimizer(run.image, settings)
+    run.optimizer = make_optimizer(run.image, settings, h0)
 
 
 def find_checkpoint(run: Run) -> checkpoints.Checkpoint | None:
@@ -320,11 +325,19 @@ def stylise(settings: Settings) -> RunRecord:
     """Run (or resume) one stylisation; returns the run record written to ``<name>_run.json``.
 
     Any error is also written into the record (status "failed", the one-line error and
-    the input file at fault), then raised.
+    the input file at fault), then raised. SIGTERM or SIGINT ends the step in progress, writes
+    a checkpoint and the record (status "interrupted") and raises
+    :class:`~nst.engine.stopping.Interrupted`; the caller's signal handlers are back afterwards.
     """
+    with SignalStop() as stop:
+        return _stylise(settings, stop)
+
+
+def _stylise(settings: Settings, stop: SignalStop) -> RunRecord:
     started = time.perf_counter()
     files = run_files(settings)
     record = RunRecord(files.name, parameters=settings.as_dict())
+    run, saver = None, Checkpoints(stop)
     try:
         validate(settings)
         run = prepare(settings, files, record)
@@ -345,24 +358,42 @@ def stylise(settings: Settings) -> RunRecord:
         first_step = run.step
         run.loop_started = time.perf_counter()
         # StrengthControl after the step's CSV row (the weight it used), before its checkpoint.
+        # The checkpoints last: on a signal they stop the loop once the step is fully observed.
         observers = [Progress(settings.nsteps, run.step, settings.progress_every), StepLog(), Snapshots(),
-                     StrengthControl(), Checkpoints()]
-        optimise(run, settings.nsteps, observers)
+                     StrengthControl(), saver]
+        with stop.deferred():
+            optimise(run, settings.nsteps, observers)
         finish(run, record, first_step, started)
     except NSTError as err:
         _write_failure(files, record, str(err), err.path)
         raise
-    except KeyboardInterrupt:
-        _write_failure(files, record, "interrupted; the newest checkpoint can be resumed with --resume")
-        raise
+    except KeyboardInterrupt as err:  # Interrupted, or Ctrl-C where no handler could be installed
+        raise _write_interruption(files, record, err, run, saver) from None
     except Exception as err:  # a bug or the machine (out of memory): still say so in the record
         _write_failure(files, record, f"{type(err).__name__}: {err}".splitlines()[0])
         raise
     return record
 
 
-def _write_failure(files: RunFiles, record: RunRecord, error: str, error_file: str | None = None) -> None:
-    record.status, record.error, record.error_file = FAILED, error, error_file
+def _write_interruption(files: RunFiles, record: RunRecord, err: KeyboardInterrupt, run: Run | None,
+                        saver: Checkpoints) -> Interrupted:
+    """The "interrupted" record: the step reached and the checkpoint --resume will take; returns
+    the :class:`Interrupted` to raise, with the record's line as its message."""
+    stopped = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
+    checkpoint = saver.saved
+    if checkpoint is None and run is not None and run.resumed_from is not None:  # none written this session
+        resumed = run.resumed_from
+        checkpoint = resumed, run.settings.resume_from or run.ckpt_dir / f"ckpt_{resumed:06d}.pt"
+    step = run.step if run is not None else None
+    message = interruption_message(stopped, step, checkpoint)
+    record.result = (record.result or {}) | {"steps": step, "checkpoint_step": checkpoint and checkpoint[0]}
+    _write_failure(files, record, message, status=INTERRUPTED)
+    return Interrupted(stopped.signum, message, stopped.at_once)
+
+
+def _write_failure(files: RunFiles, record: RunRecord, error: str, error_file: str | None = None,
+                   status: str = FAILED) -> None:
+    record.status, record.error, record.error_file = status, error, error_file
     try:
         write_record(files.record, record)
     except OSError as err:  # e.g. an unwritable output folder: the error line still reaches stderr

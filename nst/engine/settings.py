@@ -149,6 +149,9 @@ class Settings:
                                    "[0,1] range (0: no cap); a cheap trust region against early overshoots", minimum=0)
     lbfgs_history: int = option(10, "L-BFGS history size (pairs kept; each costs two image-sized vectors in memory "
                                 "and in every checkpoint)", minimum=1)
+    lbfgs_carry_curvature: bool = option(False, "L-BFGS: start each finer scale with the coarser scale's curvature "
+                                         "estimate (a quasi-Newton first step) instead of a tiny steepest-descent "
+                                         "step that barely moves the image")
     # diagnostics, saving and resuming (none of these change the image)
     log_every: int = option(1, "write a CSV row every N steps", group="logging and checkpoints", fingerprint=False,
                             minimum=1)

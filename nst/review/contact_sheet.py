@@ -9,9 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Hashable, Mapping
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont
 
 from ..atomic import save_image
+from ..errors import NSTError
+from ..image_files import fit_text, read_thumbnail, unreadable_tile
 
 BACKGROUND = (255, 255, 255)
 PLACEHOLDER = (200, 200, 200)
@@ -24,8 +26,9 @@ def contact_sheet(content_images: Mapping[Hashable, str | Path], style_images: M
     """Write the sheet to ``out_png`` (atomically); rows and columns follow the mappings' order.
 
     ``results[(content_id, style_id)]`` is the final image of that pair. A cell reads "failed" when the
-    value is None (the caller knows the run produced nothing) or the file is not a readable image, and
-    "missing" when the key is absent or the file does not exist.
+    value is None (the caller knows the run produced nothing), "missing" when the key is absent or the
+    file does not exist, and "cannot read" with the file's name when it is not a readable image (an
+    input header too).
     """
     if cell < 32:
         raise ValueError(f"cell: must be at least 32 px, got {cell}")
@@ -54,14 +57,14 @@ def contact_sheet(content_images: Mapping[Hashable, str | Path], style_images: M
 
 
 def _thumbnail(path: str | Path, side: int) -> Image.Image | str:
-    """The image fitted into ``side`` x ``side`` (aspect kept), or the reason it cannot be shown."""
-    try:
-        with Image.open(path) as image:
-            return ImageOps.contain(image.convert("RGB"), (side, side), Image.Resampling.LANCZOS)
-    except FileNotFoundError:
+    """The image fitted into ``side`` x ``side`` (aspect kept; never decoded whole where the format
+    allows), "missing", or a grey tile naming a file that cannot be read."""
+    if not Path(path).exists():
         return "missing"
-    except (UnidentifiedImageError, OSError):
-        return "failed"
+    try:
+        return read_thumbnail(path, (side, side))
+    except NSTError:
+        return unreadable_tile(path, (side, side), PLACEHOLDER, TEXT)
 
 
 def _paste_centred(sheet: Image.Image, thumb: Image.Image, origin: tuple[int, int], width: int, height: int):
@@ -86,14 +89,5 @@ def _header(sheet: Image.Image, origin: tuple[int, int], path: str | Path, label
     else:
         _paste_centred(sheet, thumb, origin, cell, image_height)
     draw = ImageDraw.Draw(sheet)
-    draw.text((x + cell // 2, y + cell - label_height // 2 - 1), _fit_text(draw, label, font, cell - 2 * PAD),
+    draw.text((x + cell // 2, y + cell - label_height // 2 - 1), fit_text(draw, label, font, cell - 2 * PAD),
               fill=TEXT, font=font, anchor="mm")
-
-
-def _fit_text(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
-    """``text``, shortened with an ellipsis until it fits in ``width`` pixels."""
-    if draw.textlength(text, font=font) <= width:
-        return text
-    while text and draw.textlength(text + "...", font=font) > width:
-        text = text[:-1]
-    return text + "..."

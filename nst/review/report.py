@@ -12,6 +12,7 @@ still gets its cell: the report is built from whatever exists.
 """
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -24,11 +25,11 @@ import pandas as pd
 
 from ..atomic import atomic_open, atomic_path, save_image
 from ..errors import NSTError
-from ..image_files import read_rgb
+from ..image_files import read_thumbnail
 from ..layout import ReportFiles, Results, check_id
-from ..record import FAILED, FINISHED, NOT_RUN, RUNNING, UNREADABLE, RunRecord, read_record
+from ..record import FAILED, FINISHED, INTERRUPTED, NOT_RUN, RUNNING, UNREADABLE, RunRecord, read_record
 from .contact_sheet import contact_sheet
-from .summary import summarise
+from .summary import summarise, write_summary
 
 THUMB_PX = 200  # longest side of grid and snapshot thumbnails
 PRINT_PREVIEW_PX = 1024  # longest side of a print's light preview on its pair page
@@ -161,7 +162,7 @@ def build_report(
         html = env.get_template("report.html.j2").render(
             title=title, root=root, rows=grids[variant], contents=inputs["content"], styles=inputs["style"],
             variant=variant, switch=switch if variant_ids != [None] else [],
-            settings=dict(settings or {}), ran=_what_ran(variant_pairs, skip=dict(settings or {})),
+            settings=dict(settings or {}), ran=_what_ran(results, variant_pairs, skip=dict(settings or {})),
             counts=_counts(variant_pairs),
             broken_inputs=broken_inputs(variant_pairs, [*contents.values(), *styles.values()]),
             summary=summary_table if number == 0 else None, summary_url=summary_url, grid=grid)
@@ -189,8 +190,9 @@ def build_report_from_results(
 ) -> tuple[Path, int]:
     """The report of whatever exists (after a failed workflow run): ``(index.html, finished pairs)``.
 
-    The summary covers the finished pairs; the contact sheet goes inside the report (the
-    workflow's own contact sheet is a rule's output, which only a complete run writes).
+    The summary covers the finished pairs and is written to ``summary.csv`` as well (what the
+    summary rule would write once they all finish); the contact sheet goes inside the report
+    (the workflow's own contact sheet is a rule's output, which only a complete run writes).
     """
     results = Results(results_dir)
     variants = list(variants or [None])
@@ -203,7 +205,8 @@ def build_report_from_results(
         grids[variant] = results.report.folder / ReportFiles.contact_sheet(variant)  # None: a failed cell
         contact_sheet(contents, styles, sheet, grids[variant])
     runs = [(c, s, results.run(c, s, v).record, v) for v, c, s in done]
-    summary = summarise(runs, budget=budget) if done else None
+    summary = summarise(runs, budget=budget)  # no finished pair: an empty table, not a stale one
+    write_summary(summary, results.summary)
     index = build_report(results.root, results.report.folder, contents, styles, settings=settings,
                          summary=summary, variants=variants, grid_images=grids)
     return index, len(done)
@@ -229,8 +232,8 @@ def pair_status(results: Results, content: str, style: str,
 
     "finished": the record says so and the final image exists; "failed": the engine
     recorded its error, or the record cannot be read; "incomplete": a record still
-    "running" (the run was stopped), or a finished one whose image is gone; "not run":
-    no record at all.
+    "running" (the run was killed), one "interrupted" by a signal (its line says from which
+    step it resumes), or a finished one whose image is gone; "not run": no record at all.
     """
     files = results.run(content, style, variant)
     record = read_record(files.record)
@@ -242,6 +245,8 @@ def pair_status(results: Results, content: str, style: str,
         return FAILED, record.error or "the run failed without saying why", record
     if record.status == RUNNING:
         return "incomplete", "the run stopped before it finished", record
+    if record.status == INTERRUPTED:
+        return "incomplete", record.error, record
     return NOT_RUN, None, record
 
 
@@ -338,8 +343,14 @@ def _input_image(assets: "_Assets", kind: str, image_id: str, path: str | os.Pat
 # --- page-level data -------------------------------------------------------------------
 
 
-def _what_ran(pairs: list[Pair], skip: Mapping[str, Any]) -> dict[str, str]:
-    """Distinct values of the headline settings over the finished runs ("512" or "256, 512").
+# The settings box's two times, in words that say which is which.
+ELAPSED_LABEL = "elapsed, first job start to last job end"
+OPTIMISATION_LABEL = "optimisation time, summed over the pairs"
+
+
+def _what_ran(results: Results, pairs: list[Pair], skip: Mapping[str, Any]) -> dict[str, str]:
+    """Distinct values of the headline settings over the finished runs ("512" or "256, 512"), and
+    how long they took: elapsed on the clock, and the optimisation time summed over the pairs.
 
     A value already shown under the same name in ``skip`` (the requested settings) is left out.
     """
@@ -360,11 +371,30 @@ def _what_ran(pairs: list[Pair], skip: Mapping[str, Any]) -> dict[str, str]:
         values = sorted({str(get(run)) for run in runs if get(run) is not None})
         if values and values != [str(skip.get(label))]:
             shown[label] = ", ".join(values)
+    elapsed = grid_elapsed_s(results, [pair for pair in pairs if pair.status == FINISHED])
+    if elapsed is not None:
+        shown[ELAPSED_LABEL] = _duration(elapsed)
     wall = [run.result.get("wall_time_s") for run in runs]
     wall = [float(w) for w in wall if isinstance(w, (int, float))]
     if wall:
-        shown["total wall time"] = _duration(sum(wall))
+        shown[OPTIMISATION_LABEL] = _duration(sum(wall))
     return shown
+
+
+def grid_elapsed_s(results: Results, pairs: Iterable[Pair]) -> float | None:
+    """Seconds from the first of the pairs' stylise jobs starting to the last one ending, from
+    Snakemake's benchmark files: each is written as its job ends, after ``s`` seconds of it."""
+    spans = []
+    for pair in pairs:
+        path = results.benchmark("stylise", pair.content, pair.style, pair.variant)
+        try:
+            with open(path, newline="") as handle:
+                seconds = sum(float(row["s"]) for row in csv.DictReader(handle, delimiter="\t"))
+            end = path.stat().st_mtime
+        except (OSError, KeyError, ValueError, TypeError):  # no such job, or not a benchmark file
+            continue
+        spans.append((end - seconds, end))
+    return max(end for _, end in spans) - min(start for start, _ in spans) if spans else None
 
 
 def _style_strength(parameters: Mapping[str, Any]) -> str | None:
@@ -465,10 +495,9 @@ class _Assets:
         full = self.link(source, rel)
         thumb_rel = ReportFiles.thumbnail(rel)
         try:
-            thumb = read_rgb(source)  # as the engine sees it: EXIF orientation, alpha over white
+            thumb = read_thumbnail(source, (side, side))  # as the engine sees it: EXIF orientation, alpha over white
         except NSTError as exc:
             return Picture(full=full, problem=str(exc), step=step)
-        thumb.thumbnail((side, side))
         save_image(thumb, self.out / thumb_rel, format="JPEG", quality=THUMB_QUALITY)
         return Picture(thumb=self.keep(thumb_rel), full=full, step=step, width=thumb.width, height=thumb.height)
 

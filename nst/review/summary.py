@@ -101,7 +101,8 @@ def _paths(record: RunRecord, kind: str) -> str | None:
 
 
 def _from_log(log_csv: Path, row: dict[str, Any]) -> dict[str, Any]:
-    """Last logged step and time, and final losses the run record lacks (interrupted runs)."""
+    """Last logged step and time, and final losses the run record lacks (interrupted runs); a log
+    that cannot be read is named in ``error`` (the row and the rest of the table stay)."""
     if not log_csv.is_file():
         return {}
     try:
@@ -109,7 +110,7 @@ def _from_log(log_csv: Path, row: dict[str, Any]) -> dict[str, Any]:
     except ValueError as error:
         if "no rows" in str(error) or "empty log" in str(error):
             return {}
-        raise
+        return {"error": row["error"] or str(error)}
     found: dict[str, Any] = {"last_logged_step": int(log["step"].iloc[-1])}
     if "elapsed_s" in log.columns:
         found["log_elapsed_s"] = log["elapsed_s"].iloc[-1]

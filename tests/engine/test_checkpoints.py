@@ -46,3 +46,17 @@ def test_other_files_are_refused_naming_them(tmp_path):
     with pytest.raises(NSTError) as error:
         checkpoints.load(garbage)
     assert str(garbage) in str(error.value)
+
+
+def test_a_torn_newest_checkpoint_is_named_and_the_previous_one_used(tmp_path, capsys):
+    for step in (4, 8):
+        checkpoints.save(tmp_path, {"step": step, "fingerprint": checkpoints.fingerprint({})}, keep_max=5)
+    newest = tmp_path / "ckpt_000008.pt"
+    newest.write_bytes(newest.read_bytes()[:len(newest.read_bytes()) // 2])  # as a full disk leaves it
+    found = checkpoints.find_resumable(tmp_path, {}, "refuse", max_step=10)
+    assert found.step == 4
+    line, = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"nst: warning: {newest}: unreadable checkpoint (")
+    assert line.endswith("moved aside to ckpt_000008.pt.damaged, trying the previous checkpoint")
+    # Out of the rotation, where as the newest step it would outlive later saves.
+    assert [p.name for p in checkpoints.list_checkpoints(tmp_path)] == ["ckpt_000004.pt"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nst.engine.lbfgs import LBFGS, largest_step_length, project_gradient, two_loop
+from nst.engine.lbfgs import LBFGS, carried_h0, largest_step_length, project_gradient, two_loop
 from nst.engine.losses import LossTerms
 from nst.engine.optimisers import make_optimizer, optimisation_step
 from nst.engine.settings import Settings
@@ -108,6 +108,40 @@ def test_a_rejected_pair_on_an_empty_memory_takes_the_unscaled_step_cut_by_the_c
 
 
 # ---- the box ----------------------------------------------------------------------------
+
+def test_a_carried_h0_makes_the_first_step_quasi_newton():
+    # f = 2 |x - c|^2 (gradient 4 (x - c)): with h0 = 1/4 the first step lands on c exactly;
+    # without, it is steepest descent of length 1/|g|_1.
+    c = torch.tensor([0.6, 0.3, 0.5])
+    for h0, expected in ((0.25, c), (None, None)):
+        image = pixels(0.2, 0.4, 0.5).requires_grad_(True)
+        optimizer = LBFGS([image], h0=h0)
+
+        def closure():
+            image.grad = None
+            loss = 2 * (image.flatten() - c).square().sum()
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+        g = 4 * (torch.tensor([0.2, 0.4, 0.5]) - c)
+        expected = expected if expected is not None else torch.tensor([0.2, 0.4, 0.5]) - g / g.abs().sum()
+        assert torch.allclose(flat(image), expected, atol=1e-6), h0
+
+
+def test_carried_h0_is_the_newest_pair_scale():
+    image = pixels(0.2, 0.4)
+    optimizer = LBFGS([image.requires_grad_(True)])
+    assert carried_h0(optimizer) is None  # nothing measured yet
+    state = optimizer.state[image]
+    state.update(s=[torch.ones(2)], y=[torch.full((2,), 8.0)], h_diag=0.125)
+    assert carried_h0(optimizer) == 0.125
+    state.update(s=[], y=[])  # a restart forgot the pairs: nothing to carry
+    assert carried_h0(optimizer) is None
+    assert carried_h0(torch.optim.Adam([image])) is None
+    with pytest.raises(ValueError, match="h0 must be positive"):
+        LBFGS([image], h0=0.0)
+
 
 def test_gradient_is_projected_at_the_bounds():
     x = torch.tensor([0.0, 1.0, 0.5, 0.0, 1.0])

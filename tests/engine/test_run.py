@@ -233,6 +233,23 @@ def test_bad_input_exits_with_one_line_naming_the_file(images, bad_input_runs, k
     assert record.error_file == str(bad)
 
 
+def test_a_torn_newest_checkpoint_resumes_from_the_one_before(images, tmp_path, capsys):
+    common = ["--ckpt-every", 4, "--adam-learning-rate", "0.05"]
+    straight = files(run_cli(images, tmp_path / "straight", "--nsteps", 10, *common))
+    run_cli(images, tmp_path / "torn", "--nsteps", 8, *common)
+    torn = tmp_path / "torn" / "checkpoints" / "ckpt_000008.pt"
+    torn.write_bytes(torn.read_bytes()[:1000])  # a full disk
+    capsys.readouterr()
+    resumed = files(run_cli(images, tmp_path / "torn", "--nsteps", 10, "--resume", *common))
+    err = capsys.readouterr().err.splitlines()
+    warning, = [line for line in err if line.startswith("nst: warning:")]
+    assert warning.startswith(f"nst: warning: {torn}: unreadable checkpoint (") and "trying the previous" in warning
+    assert f"resumed from checkpoint {torn.with_name('ckpt_000004.pt')} at step 4" in err
+    assert resumed.final.read_bytes() == straight.final.read_bytes()
+    assert [[r[k] for k in ["step"] + COMPARED_COLUMNS] for r in read_csv(straight.log_csv)] == \
+        [[r[k] for k in ["step"] + COMPARED_COLUMNS] for r in read_csv(resumed.log_csv)]
+
+
 def test_fewer_steps_than_the_newest_checkpoint_resumes_from_an_earlier_one(images, tmp_path):
     common = ["--ckpt-every", 4, "--adam-learning-rate", "0.05"]
     run_cli(images, tmp_path / "straight", "--nsteps", 8, *common)

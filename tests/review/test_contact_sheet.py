@@ -3,6 +3,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from support.images import png_claiming
+
+from nst.image_files import unreadable_tile
 from nst.review import contact_sheet as sheets
 
 
@@ -59,8 +62,12 @@ def test_failed_and_missing_results_get_grey_cells(sheet_inputs, tmp_path):
         assert (grey[sheets.PAD:sheets.PAD + 5, sheets.PAD:sheets.PAD + 5] == sheets.PLACEHOLDER).all()
         assert not (grey == (250, 0, 0)).all(axis=2).any()
         assert (grey != sheets.PLACEHOLDER).any(axis=2).sum() > 20  # there is a word on it
-    assert (failed_none == failed_corrupt).all() and (missing_file == missing_key).all()
+    assert (missing_file == missing_key).all()
     assert not (failed_none == missing_file).all()  # "failed" and "missing" read differently
+    # an unreadable file is named on its tile
+    side = cell - 2 * sheets.PAD
+    named = np.asarray(unreadable_tile(tmp_path / "corrupt.png", (side, side), sheets.PLACEHOLDER, sheets.TEXT))
+    assert (failed_corrupt[sheets.PAD:-sheets.PAD, sheets.PAD:-sheets.PAD] == named).all()
     assert (_cell(sheet, 1, 2, cell) == (250, 0, 0)).all(axis=2).any()  # other pairs unaffected
 
 
@@ -68,3 +75,17 @@ def test_contact_sheet_refuses_tiny_cells(sheet_inputs, tmp_path):
     with pytest.raises(ValueError, match="cell"):
         sheets.contact_sheet(*sheet_inputs, tmp_path / "grid.png", cell=8)
     assert not (tmp_path / "grid.png").exists()
+
+
+def test_an_input_beyond_the_pixel_limit_is_a_tile_naming_it(sheet_inputs, tmp_path):
+    contents, styles, results = sheet_inputs
+    contents["scan"] = png_claiming(tmp_path / "scan.png", 30_000, 30_000)  # 900 MP: beyond MAX_PIXELS
+    cell = 96
+    sheets.contact_sheet(contents, styles, results, tmp_path / "grid.png", cell=cell)
+    sheet = np.asarray(Image.open(tmp_path / "grid.png").convert("RGB"))
+    header = _cell(sheet, 4, 0, cell)
+    side = min(cell, cell - max(10, cell // 10)) - 2 * sheets.PAD
+    named = np.asarray(unreadable_tile(contents["scan"], (side, side), sheets.PLACEHOLDER, sheets.TEXT))
+    top = (cell - max(10, cell // 10) - side) // 2
+    assert (header[top:top + side, (cell - side) // 2:(cell - side) // 2 + side] == named).all()
+

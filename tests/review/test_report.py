@@ -5,15 +5,19 @@ The report of a real workflow run is tested in test_report_workflow.py.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
+from nst.image_files import MAX_PIXELS
 from nst.layout import Results
-from nst.record import FAILED, FINISHED, RUNNING, RunRecord, write_record
-from nst.review.report import build_report, build_report_from_results
+from nst.record import FAILED, FINISHED, INTERRUPTED, RUNNING, RunRecord, write_record
+from nst.review.report import build_report, build_report_from_results, grid_elapsed_s
+from support.images import png_claiming
 from support.report_fixtures import PAGE_BUDGET, first_view_bytes, parse_html
 
 
@@ -115,6 +119,18 @@ def test_failed_cells_and_pages_show_the_error_the_run_record_holds(tmp_path):
     assert "3 failed" in tree.find_all("section", class_="settings")[0].text
 
 
+def test_an_interrupted_run_is_incomplete_with_the_step_it_resumes_from(tmp_path):
+    results, contents, styles = _failed_grid(tmp_path)
+    stopped = results.run("cup", "waves")
+    line = "stopped by SIGTERM at step 6; checkpoint at step 6: ckpt_000006.pt; run the same command with --resume"
+    write_record(stopped.record, RunRecord(stopped.name, INTERRUPTED, error=line, result={"steps": 6}))
+    tree = parse_html(build_report(results.root, tmp_path / "report", contents, styles))
+    [cell] = [td for td in tree.find_all("td", class_="cell") if td.attrs["data-content"] == "cup"
+              and td.attrs["data-style"] == "waves"]
+    assert "status-incomplete" in cell.attrs["class"].split()
+    assert cell.find_all("code", class_="error")[0].text == line
+
+
 def test_a_broken_input_file_is_listed_once_with_the_pairs_it_failed(tmp_path):
     results, contents, styles = _failed_grid(tmp_path)
     tree = parse_html(build_report(results.root, tmp_path / "report", contents, styles))
@@ -142,3 +158,52 @@ def test_partial_report_from_results_counts_the_finished_pairs(tmp_path):
     assert not results.contact_sheet.exists()  # the workflow's own contact sheet is left alone
     [item] = tree.find_all("section", class_="broken-inputs")[0].find_all("li")
     assert "(2 pairs failed)" in item.text
+
+
+# --- inputs the report cannot read, and the summary of a partial run -----------------------------
+
+
+def test_partial_report_names_an_input_beyond_the_pixel_limit_and_writes_the_summary(tmp_path):
+    results, contents, styles = _failed_grid(tmp_path)
+    contents["scan"] = png_claiming(tmp_path / "content/scan.png", 30_000, 30_000)
+    error = (f"{contents['scan']}: 900,000,000 pixels, more than the limit of {MAX_PIXELS:,} "
+             "(MAX_PIXELS in nst/image_files.py)")
+    for style in styles:
+        run = results.run("scan", style)
+        write_record(run.record, RunRecord(run.name, FAILED, error=error, error_file=str(contents["scan"])))
+    index, finished = build_report_from_results(results.root, contents, styles, {"budget": "preview"}, "preview")
+    assert finished == 1
+    tree = parse_html(index)
+    [header] = [th for th in tree.find_all("th", scope="row") if th.text.endswith("scan")]
+    assert header.find_all("span", class_="problem")[0].text == error  # the page's note, where the thumbnail would be
+    items = tree.find_all("section", class_="broken-inputs")[0].find_all("li")
+    assert [item.text for item in items if str(contents["scan"]) in item.text] == [f"{error} (2 pairs failed)"]
+    assert (results.report.folder / "assets/grid.png").is_file()
+    summary = pd.read_csv(results.summary)  # what the summary rule would write once every pair finished
+    assert summary[["content", "style", "status"]].values.tolist() == [["cat", "waves", "finished"]]
+
+
+def test_the_settings_box_shows_elapsed_time_and_the_optimisation_sum_apart(tmp_path):
+    """Two finished pairs ran side by side: 10 s and 25 s jobs (benchmark files) ending 5 s apart,
+    8 s and 20 s of optimisation (run records); a failed pair's job does not count."""
+    results = Results(tmp_path / "results")
+    contents = {"cat": _noise_image(tmp_path / "in/cat.png", 32, 0)}
+    styles = {s: _noise_image(tmp_path / f"in/{s}.png", 32, i) for i, s in enumerate(["dots", "waves", "zig"], 1)}
+    jobs = {"dots": (FINISHED, 8.0, 10.0, 1_000_000), "waves": (FINISHED, 20.0, 25.0, 1_000_005),
+            "zig": (FAILED, None, 500.0, 1_000_900)}
+    for style, (status, optimisation, job_s, job_end) in jobs.items():
+        run = results.run("cat", style)
+        _noise_image(run.final, 32, 7)
+        write_record(run.record, RunRecord(run.name, status, result={"wall_time_s": optimisation}))
+        benchmark = results.benchmark("stylise", "cat", style)
+        benchmark.parent.mkdir(parents=True, exist_ok=True)
+        benchmark.write_text(f"s\th:m:s\tmax_rss\n{job_s}\t0:00:{job_s:02.0f}\t100.0\n")
+        os.utime(benchmark, (job_end, job_end))
+    tree = parse_html(build_report(results.root, tmp_path / "report", contents, styles))
+    [settings] = tree.find_all("section", class_="settings")
+    shown = {div.find_all("dt")[0].text: div.find_all("dd")[0].text for div in settings.find_all("div")}
+    # the first job started at 1_000_005 - 25 = 999_980, the last ended at 1_000_005; 8 + 20 summed
+    assert shown["elapsed, first job start to last job end"] == "25.0 s"
+    assert shown["optimisation time, summed over the pairs"] == "28.0 s"
+    assert "total wall time" not in shown
+    assert grid_elapsed_s(results, []) is None

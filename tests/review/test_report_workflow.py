@@ -12,12 +12,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from nst.image_files import MAX_PIXELS
 from nst.layout import ReportFiles, Results
 from nst.record import FAILED, read_record
 from nst.review.report import THUMB_PX
-from support.report_fixtures import (BROKEN_STYLE, CONTENTS, PAGE_BUDGET, SAVE_EVERY, STEPS, STYLES,
-                                     finished_workflow, first_view_bytes, local_urls, parse_html, resolve, snakemake,
-                                     workflow_with_broken_style)
+from support.report_fixtures import (BROKEN_STYLE, CONTENTS, HUGE_CONTENT, HUGE_SIDE, PAGE_BUDGET, SAVE_EVERY,
+                                     STEPS, STYLES, finished_workflow, first_view_bytes, local_urls, parse_html,
+                                     resolve, snakemake, workflow_with_broken_style, workflow_with_huge_content)
 from support.workflow import results_in
 
 pytestmark = pytest.mark.workflow
@@ -247,3 +248,34 @@ def test_failed_run_report_links_resolve(broken):
     for page in _pages(report):
         for url in local_urls(page):
             assert resolve(page, url).is_file(), f"{page}: {url}"
+
+
+# --- an input beyond the pixel limit under --keep-going ----------------------------------------
+
+
+def test_an_input_beyond_the_pixel_limit_fails_its_pairs_and_the_rest_is_reported(tmp_path_factory):
+    workdir, result = workflow_with_huge_content(tmp_path_factory)
+    results = results_in(workdir)
+    assert result.returncode != 0
+    assert f"report of the {len(CONTENTS) * len(STYLES)} finished pair(s)" in result.stdout
+    assert "could not be built" not in result.stdout
+    huge = str(Path("content") / f"{HUGE_CONTENT}.png")  # as the workflow passed it to the engine
+    error = (f"{huge}: {HUGE_SIDE * HUGE_SIDE:,} pixels, more than the limit of {MAX_PIXELS:,} "
+             "(MAX_PIXELS in nst/image_files.py)")
+    for style in STYLES:
+        log = results.job_log("stylise", HUGE_CONTENT, style).read_text()
+        assert [line for line in log.splitlines() if line.startswith("nst: error")] == [f"nst: error: {error}"]
+    tree = parse_html(results.report.index)
+    for td in tree.find_all("td", class_="cell"):
+        if td.attrs["data-content"] == HUGE_CONTENT:
+            assert "status-failed" in td.attrs["class"].split()
+            assert td.find_all("code", class_="error")[0].text == error
+        else:
+            assert "status-finished" in td.attrs["class"].split() and td.find_all("img")
+    [section] = tree.find_all("section", class_="broken-inputs")
+    assert section.text.count(huge) == 1
+    assert [li.text for li in section.find_all("li")] == [f"{error} ({len(STYLES)} pairs failed)"]
+    summary = pd.read_csv(results.summary)  # deleted before the run: written by the partial report
+    assert sorted(zip(summary["content"], summary["style"])) == [(c, s) for c in CONTENTS for s in STYLES]
+    assert (summary["status"] == "finished").all()
+

@@ -93,3 +93,12 @@ def test_summary_refuses_folders_without_exactly_one_run_record(tmp_path):
     with pytest.raises(ValueError, match="no such run") as error:
         summary.summarise([("c", "s", tmp_path / "nowhere")])
     assert str(tmp_path / "nowhere") in str(error.value)
+
+
+def test_a_log_that_cannot_be_read_is_named_and_the_row_stays(tmp_path):
+    folder = _interrupted_run(tmp_path / "run", {})
+    [log] = folder.glob("*_log.csv")
+    log.write_bytes(b"step,content_loss\n1,2\n\xff\xfe,\n")  # not UTF-8
+    table = summary.summarise([("c", "s", folder), ("c", "t", _interrupted_run(tmp_path / "ok", {}))])
+    assert table["status"].tolist() == ["running", "running"]
+    assert str(log) in table.loc[0, "error"] and pd.isna(table.loc[1, "error"])

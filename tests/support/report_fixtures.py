@@ -14,7 +14,9 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from .images import write_test_image
+from nst.layout import Results
+
+from .images import png_claiming, write_test_image
 from .workflow import TEST_CONFIG, run_snakemake
 
 CONTENTS = ("cat", "harbour")  # grid order: the workflow sorts ids
@@ -55,6 +57,25 @@ def workflow_with_broken_style(tmp_path_factory) -> tuple[Path, subprocess.Compl
         _runs["broken"] = workdir
         _runs["broken_result"] = snakemake(workdir, "--keep-going")
     return _runs["broken"], _runs["broken_result"]
+
+
+HUGE_CONTENT = "scan"
+HUGE_SIDE = 30_000  # 900 MP: beyond nst.image_files.MAX_PIXELS
+
+
+def workflow_with_huge_content(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The finished run plus a content image beyond the pixel limit (a tiny file whose header claims
+    30000 x 30000 px), re-run with --keep-going after deleting the summary and the report."""
+    if "huge" not in _runs:
+        workdir = tmp_path_factory.mktemp("huge_workflow")
+        shutil.copytree(finished_workflow(tmp_path_factory), workdir, dirs_exist_ok=True, symlinks=True)
+        png_claiming(workdir / "content" / f"{HUGE_CONTENT}.png", HUGE_SIDE, HUGE_SIDE)
+        results = Results(workdir / Results().root)
+        results.summary.unlink()
+        shutil.rmtree(results.report.folder)
+        _runs["huge"] = workdir
+        _runs["huge_result"] = snakemake(workdir, "--keep-going")
+    return _runs["huge"], _runs["huge_result"]
 
 
 SWEEP = {"preserve_colour": ["none", "luminance"]}

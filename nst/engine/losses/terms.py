@@ -142,8 +142,6 @@ class StyleTransferLoss(nn.Module):
         self.layer_weights = dict(zip(style_layers, style_layer_weights or [1.0] * len(style_layers)))
         style_images = [style_image] if isinstance(style_image, torch.Tensor) else list(style_image)
         self.blend_weights = style_blend_weights or [1.0 / len(style_images)] * len(style_images)
-        content_features = self._features(content_image, content_layers)
-        self.content = nn.ModuleDict({n: ContentLoss(content_features[n]) for n in content_layers})
         directions = {}
         if style_loss == "swd":
             channels = self._channels(content_image, style_layers)
@@ -152,18 +150,19 @@ class StyleTransferLoss(nn.Module):
                                                      directions_seed * 1000 + index, content_image.device)
         # One {layer: loss} per style image of the blend; they measure alike (same norm and
         # directions), so the image's statistics are measured once per layer.
-        self.style = nn.ModuleList()
-        for image in style_images:
-            losses = nn.ModuleDict({n: empty_statistic(style_loss, norm=gram_norm, directions=directions.get(n))
-                                    for n in style_layers})
+        self.style = nn.ModuleList(
+            nn.ModuleDict({n: empty_statistic(style_loss, norm=gram_norm, directions=directions.get(n))
+                           for n in style_layers})
+            for _ in style_images)
+        # One pass over the photo: its content features, and its own statistics for the photo scale.
+        content_features, photo = self._content_pass(content_image, content_layers,
+                                                     self.style[0] if loss_scale == "photo" else {})
+        self.content = nn.ModuleDict({n: ContentLoss(content_features[n]) for n in content_layers})
+        for image, losses in zip(style_images, self.style):
             for name, measured in self._statistics(image, losses).items():
                 losses[name].set_target(measured)
-            self.style.append(losses)
         # What each layer's distance is divided by (see the class docstring).
         self.content_divisors = {n: self._content_divisor(loss.target) for n, loss in self.content.items()}
-        # Untiled, the content's features of every layer are already at hand (no second forward pass).
-        photo = self._statistics(content_image, self.style[0], None if tiling else content_features) \
-            if loss_scale == "photo" else {}
         with torch.no_grad():
             self.style_divisors = [{n: self._style_divisor(loss, photo.get(n)) for n, loss in losses.items()}
                                    for losses in self.style]
@@ -240,27 +239,23 @@ class StyleTransferLoss(nn.Module):
             return _positive(float(target.square().sum()))
         return target.numel() if self.loss_scale == "mean" else 1
 
-    def _features(self, image: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
-        """The whole picture's features at ``layers``, no graph."""
+    def _content_pass(self, image: torch.Tensor, layers: list[str], statistics) -> tuple[dict, dict]:
+        """The whole picture's features at ``layers`` and its statistics for ``statistics``
+        ({layer: StyleStatistic}), from one forward pass (or one pass over the tiles), no graph."""
         if self.tiling is not None:
-            return self.tiling.features(self.extractor, image, layers)
+            return self.tiling.features(self.extractor, image, layers, dict(statistics.items()))
         with torch.no_grad():
-            return self.extractor(image)
+            features = self.extractor(image)
+            return features, {n: statistic.measure(flatten(features[n])) for n, statistic in statistics.items()}
 
     def _channels(self, image: torch.Tensor, layers: list[str]) -> dict[str, int]:
         with torch.no_grad():
             features = self.extractor(image[..., :CHANNEL_PROBE, :CHANNEL_PROBE])  # channels only: a corner will do
         return {n: features[n].shape[1] for n in layers}
 
-    def _statistics(self, image: torch.Tensor, statistics: nn.ModuleDict,
-                    features: dict[str, torch.Tensor] | None = None) -> dict[str, tuple[torch.Tensor, ...]]:
-        """{layer: the statistic ``statistics[layer]`` measures} of the whole picture, no graph
-        (``features``: the picture's, when already computed)."""
-        if self.tiling is not None:
-            return self.tiling.statistics(self.extractor, image, dict(statistics.items()))
-        with torch.no_grad():
-            features = features if features is not None else self.extractor(image)
-            return {n: statistic.measure(flatten(features[n])) for n, statistic in statistics.items()}
+    def _statistics(self, image: torch.Tensor, statistics: nn.ModuleDict) -> dict[str, tuple[torch.Tensor, ...]]:
+        """{layer: the statistic ``statistics[layer]`` measures} of the whole picture, no graph."""
+        return self._content_pass(image, [], statistics)[1]
 
     def _style_divisor(self, loss: StyleStatistic, photo: tuple[torch.Tensor, ...] | None) -> float:
         if self.loss_scale == "photo":

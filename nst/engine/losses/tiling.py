@@ -16,7 +16,8 @@ it, each fed to the network with a *halo* around its core:
   measured parts with their gradients (:meth:`StyleStatistic.tile_gradient`), which is
   that tile's share of the whole gradient; the shares add up to the untiled gradient.
 
-The cost is a second forward pass per tile plus the halos; memory is one tile's graph.
+The cost is a second forward pass per tile but the last (pass 1 keeps its graph for pass 2)
+plus the halos; memory is one tile's graph.
 """
 from __future__ import annotations
 
@@ -104,48 +105,64 @@ class Tiling:
         return {name: value[(..., *tile.crop(self.strides[name], height, width))] for name, value in features.items()}
 
     @torch.no_grad()
-    def features(self, extractor, image: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
-        """The whole picture's features at ``layers``, assembled from the tiles' cores."""
+    def features(self, extractor, image: torch.Tensor, layers: list[str],
+                 statistics: dict | None = None) -> tuple[dict[str, torch.Tensor], dict[str, tuple[torch.Tensor, ...]]]:
+        """The whole picture's features at ``layers``, assembled from the tiles' cores, and its
+        measured statistic for each of ``statistics`` ({layer: StyleStatistic}), in one pass."""
         height, width = image.shape[-2:]
         whole: dict[str, torch.Tensor] = {}
+        parts: dict[str, list] = {name: [] for name in statistics or {}}
         for tile in self.tiles(height, width):
-            for name, value in self.cores(extractor, image, tile).items():
-                if name not in layers:
-                    continue
+            cores = self.cores(extractor, image, tile)
+            for name in layers:
                 if name not in whole:
                     stride = self.strides[name]
-                    whole[name] = value.new_zeros(*value.shape[:2], height // stride, width // stride)
-                whole[name][(..., *tile.window(self.strides[name], height, width))] = value
-        return whole
+                    whole[name] = cores[name].new_zeros(*cores[name].shape[:2], height // stride, width // stride)
+                whole[name][(..., *tile.window(self.strides[name], height, width))] = cores[name]
+            for name in parts:
+                parts[name].append(statistics[name].measure(flatten(cores[name])))
+            cores = None  # freed before the next tile's forward
+        return whole, {name: statistics[name].combine(parts[name]) for name in parts}
 
-    @torch.no_grad()
     def statistics(self, extractor, image: torch.Tensor, statistics: dict) -> dict[str, tuple[torch.Tensor, ...]]:
         """{layer: the whole picture's measured statistic} for {layer: StyleStatistic}, tile by tile."""
-        parts: dict[str, list] = {name: [] for name in statistics}
-        for tile in self.tiles(*image.shape[-2:]):
-            cores = self.cores(extractor, image, tile)
-            for name, statistic in statistics.items():
-                parts[name].append(statistic.measure(flatten(cores[name])))
-        return {name: statistics[name].combine(parts[name]) for name in statistics}
+        return self.features(extractor, image, [], statistics)[1]
 
     @torch.no_grad()
-    def measure(self, loss, image: torch.Tensor) -> tuple[dict, dict]:
+    def measure(self, loss, image: torch.Tensor, keep_last: bool = False) -> tuple[dict, dict, tuple | None]:
         """Pass 1: the whole picture's content sums and style statistics, and every tile's
-        style parts ({layer: [parts per tile]}, what :meth:`StyleStatistic.tile_gradient` slices)."""
+        style parts ({layer: [parts per tile]}, what :meth:`StyleStatistic.tile_gradient` slices).
+
+        ``keep_last``: the last tile runs with a graph, returned as (piece, sums, measures) for
+        pass 2 to start with, which saves it a forward pass (at no extra peak: it is one tile's
+        graph, as in pass 2)."""
         height, width = image.shape[-2:]
         content = {name: image.new_zeros(()) for name in loss.content}
         parts: dict[str, list] = {name: [] for name in loss.style[0]}
-        for tile in self.tiles(height, width):
-            cores = self.cores(loss.extractor, image, tile)
-            for name, value in loss.content_sums(cores, self.windows(tile, height, width)).items():
+        tiles, kept = self.tiles(height, width), None
+        for index, tile in enumerate(tiles):
+            windows = self.windows(tile, height, width)
+            if keep_last and index == len(tiles) - 1:
+                with torch.enable_grad():
+                    rows, cols = tile.pixels()
+                    piece = image[..., rows, cols].clone().requires_grad_(True)
+                    cores = self.cores(loss.extractor, image, tile, piece)
+                    kept = (piece, loss.content_sums(cores, windows), loss.style_measures(cores))
+                sums = {name: value.detach() for name, value in kept[1].items()}
+                measures = {name: tuple(part.detach() for part in value) for name, value in kept[2].items()}
+            else:
+                cores = self.cores(loss.extractor, image, tile)
+                sums, measures = loss.content_sums(cores, windows), loss.style_measures(cores)
+            for name, value in sums.items():
                 content[name] += value
-            for name, measured in loss.style_measures(cores).items():
+            for name, measured in measures.items():
                 parts[name].append(measured)
-        return content, parts
+            cores = sums = measures = None  # this tile's features go before the next tile's come
+        return content, parts, kept
 
     def value(self, loss, image: torch.Tensor):
         """``loss``'s terms at ``image``, without a gradient (pass 1 only)."""
-        content, parts = self.measure(loss, image.detach())
+        content, parts, _ = self.measure(loss, image.detach())
         with torch.no_grad():
             measured = {name: statistic.combine(parts[name]) for name, statistic in loss.style[0].items()}
             return loss.terms(content, measured, image.detach())
@@ -158,7 +175,7 @@ class Tiling:
         height, width = image.shape[-2:]
         statistics = dict(loss.style[0].items())
         pixels = image.detach()
-        content, parts = self.measure(loss, pixels)
+        content, parts, kept = self.measure(loss, pixels, keep_last=True)
         content = {name: value.requires_grad_(True) for name, value in content.items()}
         measured = {name: tuple(part.requires_grad_(True) for part in statistics[name].combine(parts[name]))
                     for name in statistics}
@@ -166,18 +183,25 @@ class Tiling:
         terms = loss.terms(content, measured, whole)
         terms.total.backward()
         gradient = whole.grad
-        # Pass 2: each tile's share, the gradients of the combined statistics pulled back through it.
-        for index, tile in enumerate(self.tiles(height, width)):
+        tiles = self.tiles(height, width)
+        # Pass 2: each tile's share, the gradients of the combined statistics pulled back through
+        # it; the last tile first, its graph kept from pass 1 (then freed before the next tile's).
+        for index in [len(tiles) - 1, *range(len(tiles) - 1)]:
+            tile = tiles[index]
             rows, cols = tile.pixels()
-            piece = pixels[..., rows, cols].clone().requires_grad_(True)
-            cores = self.cores(loss.extractor, pixels, tile, piece)
-            sums = loss.content_sums(cores, self.windows(tile, height, width))
+            if kept is not None:
+                (piece, sums, measures), kept = kept, None
+            else:
+                piece = pixels[..., rows, cols].clone().requires_grad_(True)
+                cores = self.cores(loss.extractor, pixels, tile, piece)
+                sums, measures = loss.content_sums(cores, self.windows(tile, height, width)), loss.style_measures(cores)
             tile_parts, grads = tuple(sums.values()), tuple(content[name].grad for name in sums)
-            for name, measured_here in loss.style_measures(cores).items():
+            for name, measured_here in measures.items():
                 tile_parts += measured_here
                 grads += statistics[name].tile_gradient(tuple(part.grad for part in measured[name]), parts[name], index)
             backward_part(tile_parts, grads)
             gradient[..., rows, cols] += piece.grad
+            cores = piece = sums = measures = tile_parts = None  # freed before the next tile's forward
         image.grad = gradient if image.grad is None else image.grad + gradient
         return LossTerms(*(value.detach() for value in (terms.content, terms.style, terms.tv, terms.total)))
 

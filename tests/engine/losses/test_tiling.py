@@ -66,7 +66,7 @@ def test_a_tile_too_small_for_the_layers_is_refused_with_the_smallest_that_fits(
 def test_tiled_features_equal_the_whole_pictures(shallow):
     (image,) = pictures(45, 58, 1)
     whole = shallow(image)
-    tiled = Tiling(shallow.geometry(), 40).features(shallow, image, list(whole))
+    tiled, _ = Tiling(shallow.geometry(), 40).features(shallow, image, list(whole))
     for name, value in whole.items():
         assert tiled[name].shape == value.shape
         assert torch.allclose(tiled[name], value, rtol=1e-5, atol=1e-4 * float(value.abs().max())), name
@@ -107,6 +107,34 @@ def test_any_tile_size_gives_the_same_gradient_with_a_blend(shallow, tile_size):
 def test_seed_002_layers_tiled_with_their_80_px_halo():
     extractor = VGGFeatures(SEED_002["content_layers"] + SEED_002["style_layers"])
     assert_same_objective(extractor, {**SEED_002, "loss_scale": "mean", "gram_norm": "hw"}, 208, size=(96, 120))
+
+
+class CountingExtractor(torch.nn.Module):
+    """``extractor``, counting its forward passes."""
+
+    def __init__(self, extractor):
+        super().__init__()
+        self.extractor, self.calls = extractor, 0
+
+    def geometry(self):
+        return self.extractor.geometry()
+
+    def forward(self, image):
+        self.calls += 1
+        return self.extractor(image)
+
+
+def test_targets_take_one_pass_over_the_photo_and_an_evaluation_one_tile_less_than_two(shallow):
+    content, style, image = pictures(45, 58)
+    counting = CountingExtractor(shallow)
+    tiling = Tiling(shallow.geometry(), 40)
+    tiles = len(tiling.tiles(45, 58))
+    loss = StyleTransferLoss(counting, content, style, tiling=tiling, loss_scale="photo", **SHALLOW)
+    # The photo's tiles once (content features and its own statistics), the painting's once.
+    assert counting.calls == tiles + len(tiling.tiles(*style.shape[-2:]))
+    counting.calls = 0
+    loss.evaluate(image.clone().requires_grad_(True))
+    assert counting.calls == 2 * tiles - 1  # pass 2 reuses the last tile's graph from pass 1
 
 
 # ---- runs with --tile-size ---------------------------------------------------------------------

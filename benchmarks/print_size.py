@@ -130,8 +130,7 @@ def per_step_table(files: RunFiles, preview_path: Path, photo: Path, painting: P
     top = max(int(row["size"]) for row in rows)
     first = min(int(row["step"]) for row in rows if int(row["size"]) == top)
     losses = {int(row["step"]): float(row["total_loss"]) for row in rows}
-    print(f"
-per step at the top scale ({top} px; loss: at the start of the step, the rest after it):")
+    print(f"\nper step at the top scale ({top} px; loss: at the start of the step, the rest after it):")
     print(f"{'step':>5} {'loss':>8} {'SSIM to preview':>15} {'Gram':>6} {'SWD':>6} {'content SSIM':>12} {'detail':>7}")
     for step, path in files.snapshots():
         if step < first - 1:

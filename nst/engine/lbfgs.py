@@ -151,6 +151,8 @@ class LBFGS(torch.optim.Optimizer):
                               ``y`` the change of the projected gradient over it
     ``rho`` (list of float)   ``1 / (s·y)`` for each pair
     ``h_diag`` (float)        initial inverse-Hessian scale ``s·y / y·y`` of the newest pair
+    ``measured_h_diag``       the newest pair's ``s·y / y·y``, kept through restarts (None before
+                              the first pair): what a finer scale's optimiser starts with
     ``restart`` (bool)        the next step starts a fresh memory (steepest descent, short)
     ``fresh`` (bool)          the latest step was such a fresh start
     ``descent_scale`` (float) factor on the fresh start's step length: 1, shrunk by
@@ -213,7 +215,7 @@ class LBFGS(torch.optim.Optimizer):
             else:
                 h0 = group.get("h0")
                 state.update(rollbacks=0, restarts=0, s=[], y=[], rho=[], h_diag=h0 or 1.0, descent_scale=1.0,
-                             restart=h0 is None, fresh=False)
+                             restart=h0 is None, fresh=False, measured_h_diag=None)
             state["x"], state["grad"], state["loss"] = x, g, f
 
         direction = self._direction(state, g)
@@ -246,7 +248,7 @@ class LBFGS(torch.optim.Optimizer):
             state["s"] = (state["s"] + [s])[-history_size:]
             state["y"] = (state["y"] + [y])[-history_size:]
             state["rho"] = (state["rho"] + [1.0 / ys])[-history_size:]
-            state["h_diag"] = ys / torch.dot(y, y).item()
+            state["h_diag"] = state["measured_h_diag"] = ys / torch.dot(y, y).item()
 
     @staticmethod
     def _forget(state: dict) -> None:
@@ -372,18 +374,25 @@ class LBFGS(torch.optim.Optimizer):
 
 
 def carried_h0(optimizer: torch.optim.Optimizer | None) -> float | None:
-    """The ``h0`` of a finer scale's optimiser: ``optimizer``'s newest curvature scale
-    (``s·y / y·y``), or None where it has none (no pair kept since its last restart, or not an
-    :class:`LBFGS`).
+    """The ``h0`` of a finer scale's optimiser: ``optimizer``'s newest measured curvature scale
+    (:func:`measured_curvature`), or None (not an :class:`LBFGS`, or nothing measured yet)."""
+    if not isinstance(optimizer, LBFGS):
+        return None
+    return measured_curvature(next(iter(optimizer.state.values()), {}))
+
+
+def measured_curvature(state: dict) -> float | None:
+    """The newest ``s·y / y·y`` an :class:`LBFGS` state (``optimizer.state[param]``, or the entry
+    of a checkpoint's ``state_dict()``) measured, also when a restart has since cleared the pairs
+    (a scale that ends on a roll-back still hands its curvature on); None where there is none.
 
     Taken as it is: a loss that is a mean over positions suggests multiplying it by the ratio of
     pixel counts, but that overshot at the next scale (then rolled back: two evaluations lost),
     and as it is ended lower on 4 pairs of 4 (benchmarks/carry_curvature.py).
     """
-    if not isinstance(optimizer, LBFGS):
-        return None
-    state = next(iter(optimizer.state.values()), {})
-    return state["h_diag"] if state.get("s") else None
+    if state.get("measured_h_diag") is not None:
+        return state["measured_h_diag"]
+    return state["h_diag"] if state.get("s") else None  # checkpoints from before the key
 
 
 def _backtrack(f0: float, slope: float, f1: float) -> float:

@@ -113,12 +113,26 @@ def fit_longest(image: torch.Tensor, size: int) -> torch.Tensor:
     return resize_tensor(image, max(1, round(height * scale)), max(1, round(width * scale)))
 
 
+def _on(module: torch.nn.Module, device: torch.device) -> bool:
+    """Whether ``module``'s weights are on ``device`` ("cuda" means the current CUDA device)."""
+    where = next(module.parameters()).device
+    index = torch.cuda.current_device() if device.type == "cuda" and device.index is None else device.index
+    return where.type == device.type and where.index == index
+
+
 class QualityMeter:
     """Measures results against their content and style images (see the module docstring)."""
 
-    def __init__(self, device: torch.device | str = "cpu"):
+    def __init__(self, device: torch.device | str = "cpu", network: VGGFeatures | None = None):
+        """``network``: a run's extractor whose modules the meter may use (the same VGG-19, Caffe
+        weights, max pooling, deep enough, on ``device``) instead of loading the weights again;
+        its precision does not matter (the meter measures in fp32)."""
         self.device = torch.device(device)
-        self.extractor = VGGFeatures([FEATURE_LAYER, *GRAM_LAYERS], "vgg19", "caffe").to(self.device)
+        layers = [FEATURE_LAYER, *GRAM_LAYERS]
+        trunk = network.trunk_for(layers, "vgg19", "caffe", "max") if network is not None else None
+        if trunk is not None and not _on(trunk, self.device):
+            trunk = None  # moving it would move the run's network too
+        self.extractor = VGGFeatures(layers, "vgg19", "caffe", trunk=trunk).to(self.device)
 
     @torch.no_grad()
     def measure(self, image: torch.Tensor, content: torch.Tensor, style: torch.Tensor | list[torch.Tensor],

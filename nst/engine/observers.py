@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 import platform
+from importlib import metadata
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-import torchvision
 from tqdm import tqdm
 
 from ..record import log_row, write_log
@@ -27,11 +27,20 @@ if TYPE_CHECKING:
     from .run import Run
 
 
+def _version(package: str) -> str | None:
+    """The installed version, without importing it (torchvision takes over a second to import; the
+    engine no longer needs it)."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def environment(device: torch.device) -> dict:
     env = {
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
+        "torchvision": _version("torchvision"),
         "platform": platform.platform(),
         "device": str(device),
         "threads": torch.get_num_threads(),

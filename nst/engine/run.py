@@ -27,7 +27,7 @@ from ..record import FAILED, FINISHED, INTERRUPTED, RunRecord, write_log, write_
 from . import checkpoints
 from .colour import keep_content_chroma, match_colours
 from .images import load_tensor, resize_tensor, save_tensor, tensor_to_pil
-from .lbfgs import carried_h0
+from .lbfgs import carried_h0, measured_curvature
 from .losses import StyleTransferLoss
 from .losses.tiling import Tiling
 from .memory import MB, memory_limit, model_for, peak_memory, plan_memory
@@ -112,6 +112,7 @@ class Run:
     step: int = 0
     style_weight: float | None = None  # beta now: the settings', or adapted by --style-strength
     start_image: torch.Tensor | None = None  # --start-from's image (a preview's), at its own size
+    start_h0: float | None = None  # --start-from's L-BFGS curvature (with --lbfgs-carry-curvature)
     elapsed_before: float = 0.0  # optimisation time of earlier sessions (from the checkpoint)
     resumed_from: int | None = None
     log_rows: list[dict] = field(default_factory=list)
@@ -187,6 +188,7 @@ def prepare(settings: Settings, files: RunFiles, record: RunRecord) -> Run:
     if start is not None:
         # The preview's image and the style weight its strength control reached.
         run.start_image = start.state["image"]
+        run.start_h0 = measured_curvature(start.state["optimizer"].get("state", {}).get(0, {}))
         run.style_weight = start.state.get("style_weight") or run.style_weight
     return run
 
@@ -230,7 +232,9 @@ def enter_scale(run: Run, scale: Scale, image: torch.Tensor | None = None) -> No
     run.objective = StyleTransferLoss.from_settings(run.extractor, content, styles, settings,
                                                     directions_seed=settings.seed * 100 + scale.index,
                                                     style_weight=run.style_weight, tiling=tiling)
-    h0 = carried_h0(run.optimizer) if settings.lbfgs_carry_curvature else None
+    h0 = None
+    if settings.lbfgs_carry_curvature:  # the coarser scale's, or at the first the preview's (--start-from)
+        h0 = carried_h0(run.optimizer) if run.optimizer is not None else run.start_h0
     run.image = image.detach().to(run.device).requires_grad_(True)
     run.optimizer = make_optimizer(run.image, settings, h0)
 
@@ -315,10 +319,24 @@ def finish(run: Run, record: RunRecord, first_step: int, session_started: float)
         "style_weight": run.style_weight,
         "tiling": [run.tile_plans[index] for index in sorted(run.tile_plans)],
         "memory": record.result.get("memory", {}) | {"peak_mb": round(peak_memory(run.device) / MB)},
-        "metrics": QualityMeter(run.device).measure(output, run.content, run.styles,
-                                                    [weight for _, weight in run.settings.blend()]),
+        # The run's network where the meter's layers allow: the weights are not loaded twice.
+        "metrics": QualityMeter(run.device, run.extractor).measure(output, run.content, run.styles,
+                                                                   [weight for _, weight in run.settings.blend()]),
     }
+    if run.settings.plot:
+        draw_plot(run.files.log_csv, run.settings.plot, run.settings.plot_title)
     write_record(run.files.record, record)
+
+
+def draw_plot(log_csv: Path, plot: str, title: str | None) -> None:
+    """``--plot``: the loss plot of the finished log, in this process (a second interpreter per job,
+    for the plot alone, cost more than drawing it)."""
+    from ..plots import plot_losses  # matplotlib and pandas only when asked
+
+    try:
+        plot_losses(log_csv, plot, title=title)
+    except ValueError as err:  # a log without rows
+        raise NSTError(f"--plot: {err}") from None
 
 
 def stylise(settings: Settings) -> RunRecord:

@@ -179,6 +179,12 @@ class Settings:
     progress_every: int = option(None, "when stderr is not a terminal, print a progress line every N steps "
                                  "(default: about 20 lines per run)", group="logging and checkpoints",
                                  fingerprint=False, minimum=1)
+    # In the engine's process: a second interpreter per job cost more than drawing the plot.
+    plot: str = option(None, "when the run ends, also draw its loss plot (losses and effective learning rate per "
+                       "step, from the CSV log) into this PNG file", group="logging and checkpoints",
+                       fingerprint=False, per_pair=False)
+    plot_title: str = option(None, "the loss plot's title (default: the log file's name)",
+                             group="logging and checkpoints", fingerprint=False, per_pair=False)
     # machine
     device: str = option("auto", "auto (CUDA when present), cpu, cuda, cuda:N or mps", group="machine",
                          fingerprint=False, per_pair=False)

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from nst.engine.lbfgs import LBFGS, carried_h0, largest_step_length, project_gradient, two_loop
+from nst.engine.lbfgs import (LBFGS, carried_h0, largest_step_length, measured_curvature, project_gradient,
+                              two_loop)
 from nst.engine.losses import LossTerms
 from nst.engine.optimisers import make_optimizer, optimisation_step
 from nst.engine.settings import Settings
 
 STATE_KEYS = {"step", "evals", "rollbacks", "restarts", "x", "grad", "loss", "s", "y", "rho", "h_diag",
-              "restart", "fresh", "descent_scale", "trials"}
+              "restart", "fresh", "descent_scale", "trials", "measured_h_diag"}
 
 
 def scripted(image, script):
@@ -129,15 +130,28 @@ def test_a_carried_h0_makes_the_first_step_quasi_newton():
         assert torch.allclose(flat(image), expected, atol=1e-6), h0
 
 
-def test_carried_h0_is_the_newest_pair_scale():
-    image = pixels(0.2, 0.4)
-    optimizer = LBFGS([image.requires_grad_(True)])
-    assert carried_h0(optimizer) is None  # nothing measured yet
+def test_carried_h0_is_the_newest_measured_scale_even_after_a_restart():
+    # f = |x - c|^2 / 2 on two pixels: every pair has y = s, so s.y / y.y = 1 exactly.
+    c = torch.tensor([0.6, 0.3])
+    image = pixels(0.2, 0.4).requires_grad_(True)
+    optimizer = LBFGS([image])
+
+    def closure():
+        image.grad = None
+        loss = 0.5 * (image.flatten() - c).square().sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    assert carried_h0(optimizer) is None  # one point, no pair yet
+    optimizer.step(closure)
+    assert carried_h0(optimizer) == pytest.approx(1.0)
     state = optimizer.state[image]
-    state.update(s=[torch.ones(2)], y=[torch.full((2,), 8.0)], h_diag=0.125)
-    assert carried_h0(optimizer) == 0.125
-    state.update(s=[], y=[])  # a restart forgot the pairs: nothing to carry
-    assert carried_h0(optimizer) is None
+    LBFGS._forget(state)  # a roll-back clears the pairs; the measurement stays
+    assert state["s"] == [] and carried_h0(optimizer) == pytest.approx(1.0)
+    assert measured_curvature(optimizer.state_dict()["state"][0]) == pytest.approx(1.0)  # from a checkpoint
+    assert measured_curvature({"h_diag": 0.5, "s": [torch.ones(2)]}) == 0.5  # one from before the key
+    assert measured_curvature({"exp_avg": torch.ones(2)}) is None  # Adam's
     assert carried_h0(torch.optim.Adam([image])) is None
     with pytest.raises(ValueError, match="h0 must be positive"):
         LBFGS([image], h0=0.0)

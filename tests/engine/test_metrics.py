@@ -129,3 +129,18 @@ def test_mixture_of_sliced_targets_by_hand():
     mixture = SlicedStatistic.of_mixture([a, b], [0.75, 0.25], torch.ones(1, 1))
     assert mixture.target[:, 0].tolist() == [0.0, 0.0, 0.0, 4.0]
     assert mixture(torch.zeros(1, 1, 1, 4)).item() == pytest.approx(4.0)
+
+
+def test_a_meter_on_the_runs_network_measures_as_a_fresh_one(images, meter):
+    from nst.engine.model import VGGFeatures
+    from nst.engine.settings import DEFAULT_STYLE_LAYERS
+
+    content, style = (load_tensor(path, 48) for path in images)  # 48x36, 48x48
+    result = 0.7 * content + 0.3 * style[..., :content.shape[-2], :]
+    deep = VGGFeatures(["block5_conv2", *DEFAULT_STYLE_LAYERS], precision="bf16")  # bf16: the meter stays fp32
+    shallow = VGGFeatures(["block3_conv1"])
+    shared, fresh = metrics.QualityMeter("cpu", deep), metrics.QualityMeter("cpu", shallow)
+    assert shared.extractor.features[0] is deep.features[0]
+    assert fresh.extractor.features[0] is not shallow.features[0]  # too shallow: its own network
+    expected = meter.measure(result, content, style)
+    assert shared.measure(result, content, style) == expected == fresh.measure(result, content, style)

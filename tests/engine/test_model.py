@@ -90,3 +90,28 @@ def test_avg_pooling_swaps_every_max_pool_and_keeps_the_weights():
     assert not torch.allclose(avg_pool(image)["block3_conv1"], max_pool(image)["block3_conv1"])
     with pytest.raises(NSTError, match="--pooling: unknown pooling 'min'"):
         VGGFeatures(["block1_conv1"], pooling="min")
+
+
+def test_make_layers_is_torchvisions_and_the_urls_are_its():
+    from torchvision.models import vgg as tv_vgg
+
+    from nst.engine.model import TORCHVISION_URLS, make_layers
+
+    for arch, key in (("vgg16", "D"), ("vgg19", "E")):
+        ours, theirs = make_layers(arch), tv_vgg.make_layers(tv_vgg.cfgs[key])
+        assert [repr(m) for m in ours] == [repr(m) for m in theirs]
+        assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}
+    assert TORCHVISION_URLS == {"vgg16": tv_vgg.VGG16_Weights.IMAGENET1K_V1.url,
+                                "vgg19": tv_vgg.VGG19_Weights.IMAGENET1K_V1.url}
+
+
+def test_a_shared_trunk_is_the_same_modules_and_gives_the_same_features():
+    run = VGGFeatures(["block3_conv1"], precision="bf16")
+    trunk = run.trunk_for(["block2_conv1"], "vgg19", "caffe", "max")
+    shared = VGGFeatures(["block2_conv1"], trunk=trunk)
+    assert shared.features[0].weight is run.features[0].weight and len(shared.features) == 7
+    image = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(shared(image)["block2_conv1"], VGGFeatures(["block2_conv1"])(image)["block2_conv1"])
+    # another pooling, or a layer past the run's cut: nothing to share
+    assert run.trunk_for(["block2_conv1"], "vgg19", "caffe", "avg") is None
+    assert run.trunk_for(["block4_conv1"], "vgg19", "caffe", "max") is None

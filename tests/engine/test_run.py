@@ -92,6 +92,15 @@ def test_resume_after_a_kill_ignores_rows_past_the_checkpoint(images, tmp_path):
         [[r[k] for k in ["step"] + COMPARED_COLUMNS] for r in rows_b]
 
 
+def test_the_engine_draws_the_loss_plot_itself(images, tmp_path):
+    plot = tmp_path / "plots" / "scene × tiles.png"
+    run_cli(images, tmp_path, "--nsteps", 2, "--size", 48, "--plot", plot, "--plot-title", "scene × tiles")
+    with Image.open(plot) as image:
+        assert image.format == "PNG" and image.size == (700, 600)  # nst.plots' figure
+    assert [p.name for p in plot.parent.iterdir()] == [plot.name]  # written atomically: no temp file left
+    assert read_record(files(tmp_path).record).status == FINISHED
+
+
 def test_resume_refuses_checkpoints_of_other_settings(images, tmp_path, capsys):
     run_cli(images, tmp_path, "--nsteps", 2)
     run_cli(images, tmp_path, "--nsteps", 4, "--resume", "--style-weight", "5", expect=1)

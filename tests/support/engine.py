@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,15 +24,19 @@ def write_engine_inputs(folder: Path) -> tuple[Path, Path]:
     return folder / "scene.png", folder / "tiles.jpg"
 
 
+# The device of the engine runs: the CPU, or $NST_TEST_DEVICE (cuda: benchmarks/gpu_check.py).
+DEVICE = os.environ.get("NST_TEST_DEVICE", "cpu")
+
+
 def run_cli(images, out, *extra, expect=0, output=None):
-    """``python -m nst`` in-process at 64 px, one thread, on the CPU; asserts the exit status.
+    """``python -m nst`` in-process at 64 px, one thread, on :data:`DEVICE`; asserts the exit status.
 
     ``output``: name the files seed 002's way (``--output FILE``) instead of ``--output-dir out``.
     """
     content, style = images
     target = ["--output", str(output)] if output else ["--output-dir", str(out)]
     args = ["--content", str(content), "--style", str(style), *target,
-            "--size", "64", "--threads", "1", "--device", "cpu", *map(str, extra)]
+            "--size", "64", "--threads", "1", "--device", DEVICE, *map(str, extra)]
     assert main(args) == expect
     return out
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -124,9 +123,9 @@ def test_settings_resolve_budget_then_params_then_style_then_pair_overrides(work
     assert f"--ckpt-dir={Results().checkpoints('harbour', 'waves')} " in waves
     assert f"--output-dir={Results().run('harbour', 'waves').folder} " in waves
     assert "--device=cpu" in waves
-    # then the same job draws the loss plot from the log it wrote
-    run = Results().run("harbour", "waves")
-    assert f"&& {sys.executable} -m nst.review.plots {run.log_csv} {Results().plot('harbour', 'waves')} " in waves
+    # the engine draws the loss plot itself: no second Python per job
+    assert f"--plot={Results().plot('harbour', 'waves')} --plot-title='harbour × waves' " in waves
+    assert "nst.plots" not in waves
 
 
 def test_budget_auto_picks_the_gpu_budget_on_cuda_and_asks_for_a_gpu(workflow_dir):

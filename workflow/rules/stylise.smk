@@ -5,7 +5,8 @@
 # deletes them: after a crash, `snakemake --rerun-incomplete` continues from the newest.
 # The run record is not declared either: a failed job keeps its record (status failed,
 # the one-line error), which the report shows. The loss plot is drawn by the same job
-# (a separate job per plot doubled the DAG: a 100 x 100 dry run took 27% longer).
+# (a separate job per plot doubled the DAG: a 100 x 100 dry run took 27% longer), in the
+# engine's own process (--plot: a second Python per job cost more than the plot).
 # `snakemake --report` files results by content and style, or, with a sweep, by variant
 # and content.
 
@@ -52,6 +53,5 @@ rule stylise:
         # --flag=value, so that a file name starting with '-' is never read as a flag; the
         # flags name the style file(s) (a blend's, separated by commas).
         "{params.python} -m nst --content={input.content:q}"
-        " {params.flags} --threads={threads} > {log:q} 2>&1"
-        " && {params.python} -m nst.review.plots {output.log_csv:q} {output.plot:q} --title={params.title:q}"
-        " >> {log:q} 2>&1"
+        " {params.flags} --threads={threads} --plot={output.plot:q} --plot-title={params.title:q}"
+        " > {log:q} 2>&1"

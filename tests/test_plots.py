@@ -1,4 +1,4 @@
-"""Loss plots (nst/review/plots.py), on real engine output and on edge cases."""
+"""Loss plots (nst/plots.py), on real engine output and on edge cases."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,7 +6,7 @@ from matplotlib.collections import PolyCollection
 from PIL import Image
 
 from nst.record import LOG_COLUMNS
-from nst.review import plots
+from nst import plots
 
 LOG_HEADER = ",".join(LOG_COLUMNS) + "\n"
 

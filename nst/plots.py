@@ -12,8 +12,8 @@ import matplotlib.ticker as ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..atomic import atomic_path  # noqa: E402
-from ..record import LOSS_COLUMNS, read_log  # noqa: E402
+from .atomic import atomic_path  # noqa: E402
+from .record import LOSS_COLUMNS, read_log  # noqa: E402
 
 LOSS_LABELS = dict(zip(LOSS_COLUMNS, ["content", "style", "TV", "total"]))
 LR_COLUMNS = ["lr_eff_min", "lr_eff_mean", "lr_eff_max"]
@@ -118,10 +118,11 @@ def _plot_learning_rate(ax, log: pd.DataFrame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m nst.review.plots LOG_CSV OUT_PNG [--title T]``: what the workflow's stylise job runs last."""
+    """``python -m nst.plots LOG_CSV OUT_PNG [--title T]``: the plot of any run's log (the workflow's
+    jobs draw theirs in the engine's process: ``python -m nst --plot``)."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m nst.review.plots", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m nst.plots", description=main.__doc__)
     parser.add_argument("log_csv")
     parser.add_argument("out_png")
     parser.add_argument("--title")

@@ -34,6 +34,26 @@ def preview(images, tmp_path):
     return out, tmp_path / "preview" / "checkpoints" / "ckpt_000006.pt"
 
 
+def test_a_print_with_carried_curvature_starts_with_the_previews(images, tmp_path, preview, monkeypatch):
+    import torch
+
+    from nst.engine import lbfgs
+
+    _, checkpoint = preview
+    measured = lbfgs.measured_curvature(torch.load(checkpoint, weights_only=True)["optimizer"]["state"][0])
+    assert measured is not None and measured > 0
+    h0s, original = [], lbfgs.LBFGS.__init__
+
+    def recording(self, *args, h0=None, **kwargs):
+        h0s.append(h0)
+        original(self, *args, h0=h0, **kwargs)
+
+    monkeypatch.setattr(lbfgs.LBFGS, "__init__", recording)
+    run_cli(images, tmp_path / "print", "--size", 96, "--enlarge", "--start-from", checkpoint, "--nsteps", 2,
+            "--lbfgs-carry-curvature", *PREVIEW)
+    assert h0s == [measured]  # one scale (96 px), its optimiser started with the preview's curvature
+
+
 def test_a_print_starts_from_the_preview_enlarged_with_the_photos_detail(images, tmp_path, preview):
     preview_files, checkpoint = preview
     run_cli(images, tmp_path / "print", "--size", 96, "--enlarge", "--start-from", checkpoint, "--nsteps", 3,

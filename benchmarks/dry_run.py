@@ -1,6 +1,7 @@
 """Time `snakemake -n` (dry run) on a big grid of tiny images, for several checkouts side by side.
 
     python benchmarks/dry_run.py --checkout before=/work/baseline --checkout after=. [--contents 100 --styles 100] [--repeats 1]
+    python benchmarks/dry_run.py --checkout now=. --bare [--repeats 3]
 
 One scratch folder (reused by every checkout) holds N content and M style images (40x40 PNGs)
 and a config file setting `device: cpu` and `budget: preview` (no torch import for device
@@ -10,6 +11,10 @@ start, Snakefile parse, DAG of N*M pairs, job table), timed by the wall clock; w
 the checkouts alternate, so machine noise hits them alike. Prints per checkout the median wall
 seconds, the median CPU seconds of the subprocess (user + sys: steadier than the wall clock on a
 busy machine) and the planned stylise jobs, which must equal N*M (otherwise it stops with an error).
+
+``--bare`` adds a bare Snakefile with the same N*M stylise jobs (one rule copying a file, no
+config, no schema, no input functions): Snakemake's own floor for that DAG; every checkout's
+median is then also printed as a multiple of it.
 """
 from __future__ import annotations
 
@@ -87,6 +92,27 @@ def dry_run(checkout: Path, workdir: Path) -> tuple[float, float, dict[str, int]
     return seconds, cpu, job_counts(result.stdout)
 
 
+BARE_SNAKEFILE = """\
+CONTENTS = glob_wildcards("content_files/{c}.png").c
+STYLES = glob_wildcards("style_files/{s}.png").s
+
+rule all:
+    input: expand("results/{c}/{s}.png", c=CONTENTS, s=STYLES)
+
+rule stylise:
+    input: content="content_files/{c}.png", style="style_files/{s}.png"
+    output: "results/{c}/{s}.png"
+    shell: "cp {input.content} {output}"
+"""
+
+
+def write_bare(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "Snakefile").write_text(BARE_SNAKEFILE)
+    (folder / "config.yaml").write_text("{}\n")
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--checkout", type=checkout_arg, action="append", required=True,
@@ -94,6 +120,7 @@ def main() -> None:
     parser.add_argument("--contents", type=int, default=100, help="content images (default 100)")
     parser.add_argument("--styles", type=int, default=100, help="style images (default 100)")
     parser.add_argument("--repeats", type=int, default=1, help="runs per checkout (default 1)")
+    parser.add_argument("--bare", action="store_true", help="also time a bare Snakefile with the same jobs")
     args = parser.parse_args()
     checkouts = dict(args.checkout)
     if len(checkouts) < len(args.checkout):
@@ -112,6 +139,9 @@ def main() -> None:
         write_images(workdir / "content_files", "c", args.contents, seed=0)
         write_images(workdir / "style_files", "s", args.styles, seed=1)
         (workdir / "bench.yaml").write_text("device: cpu\nbudget: preview\n")
+        if args.bare:
+            checkouts["bare"] = write_bare(Path(tmp) / "bare-snakefile")
+            times["bare"], cpu_times["bare"] = [], []
         for _ in range(args.repeats):
             for name, checkout in checkouts.items():  # alternate the checkouts
                 seconds, cpu, counts = dry_run(checkout, workdir)
@@ -126,8 +156,10 @@ def main() -> None:
     width = max(len("checkout"), *map(len, checkouts))
     print(f"\n{'checkout':<{width}}  {'wall s (median)':>15}  {'CPU s (median)':>14}  {'stylise jobs':>12}")
     for name in checkouts:
+        multiple = f"  {statistics.median(times[name]) / statistics.median(times['bare']):.2f}x bare" \
+            if args.bare else ""
         print(f"{name:<{width}}  {statistics.median(times[name]):>15.1f}  "
-              f"{statistics.median(cpu_times[name]):>14.1f}  {planned[name]:>12}")
+              f"{statistics.median(cpu_times[name]):>14.1f}  {planned[name]:>12}{multiple}")
 
 
 if __name__ == "__main__":

@@ -292,7 +292,7 @@ def _collect_print(results: Results, assets: "_Assets", content: str, style: str
     result, memory = record.result, record.result.get("memory") or {}
     facts = {"size (px)": " × ".join(map(str, record.input_files("content")[0].get("size", [])))
              if record.input_files("content") else "",
-             "wall time": _duration(result["wall_time_s"]) if isinstance(result.get("wall_time_s"), (int, float)) else "",
+             "optimisation time": _duration(result["wall_time_s"]) if isinstance(result.get("wall_time_s"), (int, float)) else "",
              "peak memory": f"{memory['peak_mb'] / 1024:.1f} GB" if isinstance(memory.get("peak_mb"), (int, float)) else "",
              "tiles": ", ".join(f"{plan['tiles']} tiles at {plan['size'][0]} × {plan['size'][1]}"
                                 for plan in result.get("tiling") or []),
@@ -320,7 +320,7 @@ def _facts(run: RunRecord) -> dict[str, str]:
              for name, value in result.get("final", {}).items()}
     facts["steps"] = _format_cell(result.get("steps"))
     if isinstance(result.get("wall_time_s"), (int, float)):
-        facts["wall time"] = _duration(result["wall_time_s"])
+        facts["optimisation time"] = _duration(result["wall_time_s"])
     facts["seconds per step"] = _format_cell(result.get("s_per_step"))
     facts["device"] = _format_cell(run.environment.get("device"))
     if result.get("resumed_from_step"):

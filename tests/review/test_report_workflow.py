@@ -123,7 +123,7 @@ def test_detail_page_has_result_inputs_plot_snapshots_and_every_parameter(finish
     facts = table("Run")
     assert facts["steps"] == str(STEPS) and facts["device"] == "cpu"
     assert float(facts["final total loss"]) == pytest.approx(record.result["final"]["total_loss"], rel=1e-3)
-    assert "wall time" in facts
+    assert "optimisation time" in facts
     parameters = table("Parameters")
     assert set(parameters) == set(record.parameters)
     assert parameters["nsteps"] == str(STEPS) and parameters["optimizer"] == "adam"

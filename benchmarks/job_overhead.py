@@ -52,7 +52,10 @@ t3 = time.perf_counter()
 from nst.engine.metrics import QualityMeter
 QualityMeter("cpu").measure(content, content, style)
 t4 = time.perf_counter()
-from nst.plots import plot_losses
+try:
+    from nst.plots import plot_losses
+except ImportError:  # before the plot moved out of nst.review
+    from nst.review.plots import plot_losses
 plot_losses(sys.argv[3], sys.argv[4])
 t5 = time.perf_counter()
 print(json.dumps({"imports": t1 - t0, "network": t2 - t1, "targets": t3 - t2, "metrics": t4 - t3, "plot": t5 - t4}))

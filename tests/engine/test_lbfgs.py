@@ -110,6 +110,17 @@ def test_a_rejected_pair_on_an_empty_memory_takes_the_unscaled_step_cut_by_the_c
 
 # ---- the box ----------------------------------------------------------------------------
 
+def bowl(image, centre, curvature):
+    """A closure for f = curvature / 2 |x - centre|^2 (Hessian: curvature * I)."""
+    def closure():
+        image.grad = None
+        loss = 0.5 * curvature * (image.flatten() - centre).square().sum()
+        loss.backward()
+        return loss
+
+    return closure
+
+
 def test_a_carried_h0_makes_the_first_step_quasi_newton():
     # f = 2 |x - c|^2 (gradient 4 (x - c)): with h0 = 1/4 the first step lands on c exactly;
     # without, it is steepest descent of length 1/|g|_1.
@@ -117,14 +128,7 @@ def test_a_carried_h0_makes_the_first_step_quasi_newton():
     for h0, expected in ((0.25, c), (None, None)):
         image = pixels(0.2, 0.4, 0.5).requires_grad_(True)
         optimizer = LBFGS([image], h0=h0)
-
-        def closure():
-            image.grad = None
-            loss = 2 * (image.flatten() - c).square().sum()
-            loss.backward()
-            return loss
-
-        optimizer.step(closure)
+        optimizer.step(bowl(image, c, 4.0))
         g = 4 * (torch.tensor([0.2, 0.4, 0.5]) - c)
         expected = expected if expected is not None else torch.tensor([0.2, 0.4, 0.5]) - g / g.abs().sum()
         assert torch.allclose(flat(image), expected, atol=1e-6), h0
@@ -135,13 +139,7 @@ def test_carried_h0_is_the_newest_measured_scale_even_after_a_restart():
     c = torch.tensor([0.6, 0.3])
     image = pixels(0.2, 0.4).requires_grad_(True)
     optimizer = LBFGS([image])
-
-    def closure():
-        image.grad = None
-        loss = 0.5 * (image.flatten() - c).square().sum()
-        loss.backward()
-        return loss
-
+    closure = bowl(image, c, 1.0)
     optimizer.step(closure)
     assert carried_h0(optimizer) is None  # one point, no pair yet
     optimizer.step(closure)

@@ -9,6 +9,7 @@ profile and the run's settings and input hashes in the file's metadata. No torch
 """
 from __future__ import annotations
 
+import functools
 import json
 import struct
 import zlib
@@ -23,11 +24,20 @@ METADATA_KEY = "nst"
 PROFILE_NAME = b"sRGB"
 
 
+# littlecms stamps a profile with the time it was built (ICC header bytes 24-35); a fixed
+# date keeps two renders of one cell byte-identical. Its profile ID (bytes 84-99) is left
+# zero, "not computed", so nothing else depends on the date.
+PROFILE_DATE = struct.pack(">6H", 2000, 1, 1, 0, 0, 0)
+
+
+@functools.cache
 def srgb_profile() -> bytes:
-    """An sRGB ICC profile (littlecms's, through Pillow)."""
+    """An sRGB ICC profile (littlecms's, through Pillow), the same bytes on every call."""
     from PIL import ImageCms
 
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    profile[24:36] = PROFILE_DATE
+    return bytes(profile)
 
 
 def to_uint16(rgb: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 back by Pillow and tifffile and, for the PNG, decoded by hand."""
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,11 +63,26 @@ def test_tiff_holds_every_16_bit_sample_the_profile_and_the_metadata(tmp_path):
     assert read_metadata(path) == METADATA
 
 
-def test_the_profile_is_srgb():
+def test_the_profile_is_srgb_with_a_fixed_date():
+    import datetime
+    import io
+
     from PIL import ImageCms
 
-    profile = ImageCms.ImageCmsProfile(__import__("io").BytesIO(srgb_profile()))
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(srgb_profile()))
     assert "sRGB" in ImageCms.getProfileDescription(profile)
+    # littlecms stamps the build time; a print written a second later must not differ
+    assert profile.profile.creation_date == datetime.datetime(2000, 1, 1)
+
+
+def test_two_writes_of_one_image_are_byte_identical(tmp_path):
+    import time
+
+    first = write_print_file(gradient(), tmp_path / "a.png", METADATA)
+    time.sleep(1.1)
+    srgb_profile.cache_clear()  # build the profile again, a second later
+    second = write_print_file(gradient(), tmp_path / "b.png", METADATA)
+    assert Path(first).read_bytes() == Path(second).read_bytes()
 
 
 def test_a_failed_write_leaves_nothing(tmp_path, monkeypatch):

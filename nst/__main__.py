@@ -1,5 +1,3 @@
-import sys
+from .engine.cli import leave, main
 
-from .engine.cli import main
-
-sys.exit(main())
+leave(main())

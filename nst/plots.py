@@ -19,6 +19,7 @@ LOSS_LABELS = dict(zip(LOSS_COLUMNS, ["content", "style", "TV", "total"]))
 LR_COLUMNS = ["lr_eff_min", "lr_eff_mean", "lr_eff_max"]
 PRODUCT_COLUMN = "lr_eff_max_x_lipschitz"
 NO_LR_NOTE = "no effective learning rate (L-BFGS)"
+MARGINS = {"left": 0.12, "right": 0.87, "top": 0.93, "bottom": 0.08, "hspace": 0.06}
 
 
 def _positive(series: pd.Series) -> pd.Series:
@@ -41,8 +42,10 @@ def loss_figure(csv_path: str | Path, title: str | None = None) -> plt.Figure:
     """Two panels: weighted losses vs step (log y), and the effective learning-rate band (log y)."""
     log = read_log(csv_path)
     step = log["step"]
+    # Fixed margins with room for both y labels and the twin axis: a constrained layout measured
+    # every text twice and doubled the cost of drawing (0.35 s of each job).
     fig, (loss_ax, lr_ax) = plt.subplots(2, 1, sharex=True, figsize=(7, 6), height_ratios=[3, 2],
-                                         layout="constrained")
+                                         gridspec_kw=MARGINS)
     fig.suptitle(title or Path(csv_path).stem)
 
     plotted = 0

@@ -104,6 +104,12 @@ def largest_step_length(x: torch.Tensor, d: torch.Tensor, max_step: float, lower
     return max_step / reach if reach > 0 else math.inf
 
 
+def _without_dynamo_guard(method: Callable) -> Callable:
+    """``method`` as torch wrote it, without the ``torch._disable_dynamo`` wrapper (functools.wraps
+    keeps the original as ``__wrapped__``; a torch without the wrapper gives the method itself)."""
+    return getattr(method, "__wrapped__", method)
+
+
 class LBFGS(torch.optim.Optimizer):
     """L-BFGS for one tensor parameter (the image) inside a box, one iteration per :meth:`step`.
 
@@ -160,6 +166,14 @@ class LBFGS(torch.optim.Optimizer):
     ``trials`` (int)          line-search evaluations of the latest step (0 without)
     ========================  ===============================================================
     """
+
+    # torch wraps these four in torch._disable_dynamo, whose first call imports torch._dynamo:
+    # about 2 s of every job's start-up and 0.6 s of its exit. This optimiser is never
+    # compiled, so it takes torch's own methods without the wrapper.
+    add_param_group = _without_dynamo_guard(torch.optim.Optimizer.add_param_group)
+    state_dict = _without_dynamo_guard(torch.optim.Optimizer.state_dict)
+    load_state_dict = _without_dynamo_guard(torch.optim.Optimizer.load_state_dict)
+    zero_grad = _without_dynamo_guard(torch.optim.Optimizer.zero_grad)
 
     def __init__(self, params: Iterable[torch.Tensor], history_size: int = 10, max_step: float = 0.0,
                  line_search: str | None = None, bounds: tuple[float, float] = (0.0, 1.0),

@@ -7,6 +7,7 @@ torch, except :func:`resolve_device` for ``device: auto``.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from .engine.settings import FIELDS, default, flag
 from .errors import NSTError
-from .image_files import IMAGE_SUFFIXES, open_image
+from .image_files import DECODING_BYTES_PER_PIXEL, IMAGE_SUFFIXES, decoded_pixels, open_image
 from .layout import ID_PATTERN, VARIANT_PATTERN, Results, check_id
 
 KINDS = ("content", "style")
@@ -174,16 +175,42 @@ def _settings_value(settings: dict, name: str):
     return value
 
 
+def longest_side(settings: dict) -> int:
+    """The longest side the larger of content and style is worked at."""
+    size = _settings_value(settings, "size")
+    return round(max(size, settings.get("style_size") or 0, (settings.get("style_scale") or 0) * size))
+
+
 def megapixels(settings: dict) -> float:
     """The larger of content and style, as the square of its longest side."""
-    size = _settings_value(settings, "size")
-    side = max(size, settings.get("style_size") or 0, (settings.get("style_scale") or 0) * size)
-    return side * side / 1e6
+    return longest_side(settings) ** 2 / 1e6
 
 
-def mem_mb(settings: dict, device: str, attempt: int = 1) -> int:
+def decoding_mb(path: str, side: int) -> float:
+    """What reading an input file for ``side`` px holds for a moment (its decoded copies; a
+    400 MP scan: 3.2 GB), from its header; 0 for a file not there yet (the samples) or one the
+    engine will refuse (its pairs fail with their own line)."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return 0.0
+    return _decoding_mb(path, side, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=None)
+def _decoding_mb(path: str, side: int, mtime_ns: int, size: int) -> float:
+    """One header read per file version, however many pairs and retries ask (a 100 x 100 grid: 200)."""
+    try:
+        return decoded_pixels(path, side) * DECODING_BYTES_PER_PIXEL / 1e6
+    except NSTError:
+        return 0.0
+
+
+def mem_mb(settings: dict, device: str, attempt: int = 1, files: list[str] = ()) -> int:
+    """A job's memory: the run's own, plus decoding the largest of ``files`` (its inputs)."""
     kind = "cuda" if device.startswith("cuda") else "cpu"
-    return int((MEM_BASE_MB[kind] + MEM_MB_PER_MEGAPIXEL * megapixels(settings)) * attempt)
+    decoding = max((decoding_mb(str(path), longest_side(settings)) for path in files), default=0.0)
+    return int((MEM_BASE_MB[kind] + MEM_MB_PER_MEGAPIXEL * megapixels(settings) + decoding) * attempt)
 
 
 def runtime_minutes(settings: dict, device: str, attempt: int = 1) -> int:
@@ -369,7 +396,8 @@ class Plan:
                 f"{engine_flags(settings)} --device={shlex.quote(self.device)}")
 
     def mem_mb(self, content: str, style: str, variant: str | None = None, attempt: int = 1) -> int:
-        return mem_mb(self.settings(content, style, variant), self.device, attempt)
+        return mem_mb(self.settings(content, style, variant), self.device, attempt,
+                      files=[self.contents[content], *self.style_files(style)])
 
     # --- prints: a cell's run continued to print size ---
     @property

@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
@@ -43,6 +44,40 @@ def test_exif_orientation_is_honoured(tmp_path):
     exif[0x0112] = 6  # "rotate 90 CW to display"
     stored.save(tmp_path / "phone.jpg", exif=exif)
     assert read_rgb(tmp_path / "phone.jpg").size == (40, 60)
+
+
+def camera_photo(path, size=(2400, 1600)):
+    """A JPEG with photo-like content: smooth light, edges and fine texture."""
+    height, width = size[1], size[0]
+    y, x = np.mgrid[0:height, 0:width] / max(size)
+    rng = np.random.default_rng(1)
+    rgb = np.stack([0.5 + 0.4 * np.sin(9 * x + 3 * y), 0.5 + 0.3 * np.cos(14 * y), (x + y) / 2], axis=-1)
+    rgb += 0.08 * (np.sin(400 * x) * np.sin(300 * y))[..., None]  # brush-fine detail
+    rgb[(x - 0.4) ** 2 + (y - 0.3) ** 2 < 0.02] = (0.9, 0.2, 0.1)  # a hard-edged disc
+    rgb += rng.normal(0, 0.02, rgb.shape)
+    Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8)).save(path, quality=92)
+    return path
+
+
+def test_a_large_jpeg_is_decoded_at_the_smallest_scale_that_keeps_three_times_the_size(tmp_path):
+    path = camera_photo(tmp_path / "camera.jpg")
+    assert read_rgb(path).size == (2400, 1600)
+    assert read_rgb(path, 512).size == (2400, 1600)  # 3 x 512 > 2400 / 2: decoded whole
+    assert read_rgb(path, 256).size == (1200, 800)  # 1/2: 1/4 would leave 600 < 3 x 256
+    assert read_rgb(path, 128).size == (600, 400)  # 1/4
+    assert read_rgb(path, 64).size == (300, 200)  # 1/8, the decoder's smallest
+    png = tmp_path / "scan.png"
+    Image.open(path).save(png)
+    assert read_rgb(png, 64).size == (2400, 1600)  # only JPEG decodes at a scale
+
+
+def test_a_jpeg_shrunk_from_its_reduced_decode_matches_the_whole_decode(tmp_path):
+    path = camera_photo(tmp_path / "camera.jpg")
+    for size in (256, 128):
+        whole = np.asarray(fit_longest_side(read_rgb(path), size), dtype=np.float64)
+        reduced = np.asarray(fit_longest_side(read_rgb(path, size), size), dtype=np.float64)
+        assert whole.shape == reduced.shape == (round(size * 2 / 3), size, 3)
+        assert np.abs(whole - reduced).mean() < 1.0  # under one 8-bit level on average
 
 
 @pytest.mark.parametrize("suffix", IMAGE_SUFFIXES)

@@ -219,6 +219,25 @@ def test_resources_grow_with_size_steps_and_attempts():
     assert mem_mb({"size": 512, "style_scale": 2.0}, "cpu") == mem_mb({"size": 1024}, "cpu")  # the style is larger
 
 
+def test_a_jobs_memory_counts_decoding_its_largest_input(tmp_path):
+    from PIL import Image
+
+    from support.images import png_claiming
+
+    plan = plan_of(tmp_path)  # empty files: no header, nothing counted
+    alone = mem_mb(plan.settings("harbour", "waves"), "cpu")
+    assert plan.mem_mb("harbour", "waves") == alone
+    # A 20000 x 10000 scan as the painting: decoded whole, two copies of 4 bytes a pixel.
+    png_claiming(tmp_path / "style" / "waves.png", 20000, 10000)
+    assert plan.mem_mb("harbour", "waves") == int(alone + 200e6 * 8 / 1e6)
+    assert plan.mem_mb("harbour", "waves", attempt=2) == int(2 * (alone + 200e6 * 8 / 1e6))
+    assert plan.mem_mb("harbour", "dots") == alone
+    # A 6000 x 4000 camera JPEG as the photo: decoded at 1/2 scale for 512 px (3 x 512 > 6000 / 4).
+    Image.new("RGB", (6000, 4000), (90, 120, 30)).save(tmp_path / "content" / "harbour.jpg")
+    jpeg = plan_of(tmp_path, content_images=[str(tmp_path / "content" / "harbour.jpg")])
+    assert jpeg.mem_mb("harbour", "dots") == int(alone + 3000 * 2000 * 8 / 1e6)
+
+
 def test_unknown_override_ids_and_shared_sample_folder(tmp_path):
     with pytest.raises(ConfigError, match="config key style_overrides: unknown style id 'nope' \\(style ids: a\\)"):
         check_overrides({"style_overrides": {"nope": {}}, "pair_overrides": {}}, {"c": ""}, {"a": ""})

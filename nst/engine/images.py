@@ -13,7 +13,7 @@ from ..image_files import fit_longest_side, read_rgb
 
 def load_tensor(path: str | Path, size: int, enlarge: bool = False) -> torch.Tensor:
     """Image file -> (1, 3, H, W) float32 tensor in [0, 1], longest side <= size (== size with ``enlarge``)."""
-    image = fit_longest_side(read_rgb(path), size, path, enlarge)
+    image = fit_longest_side(read_rgb(path, size), size, path, enlarge)
     return pil_to_tensor(image)
 
 

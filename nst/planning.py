@@ -13,6 +13,7 @@ import itertools
 import re
 import shlex
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,7 +207,7 @@ def _decoding_mb(path: str, side: int, mtime_ns: int, size: int) -> float:
         return 0.0
 
 
-def mem_mb(settings: dict, device: str, attempt: int = 1, files: list[str] = ()) -> int:
+def mem_mb(settings: dict, device: str, attempt: int = 1, files: Iterable[str] = ()) -> int:
     """A job's memory: the run's own, plus decoding the largest of ``files`` (its inputs)."""
     kind = "cuda" if device.startswith("cuda") else "cpu"
     decoding = max((decoding_mb(str(path), longest_side(settings)) for path in files), default=0.0)

@@ -2,9 +2,6 @@
 an "interrupted" record, exit 128 + the signal; --resume then ends as an uninterrupted run."""
 import os
 import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -12,54 +9,18 @@ from PIL import Image
 
 from nst.engine import run as engine_run
 from nst.engine import checkpoints
-from nst.layout import RunFiles
 from nst.record import INTERRUPTED, read_record
 from support.engine import read_csv, run_cli
+from support.stopping import STOP_RUN as COMMON
+from support.stopping import last_logged_step, signal_mid_run, stop_files as files
 
 COMPARED_COLUMNS = ["step", "content_loss", "style_loss", "tv_loss", "total_loss", "lr_eff_min", "lr_eff_max"]
-# No regular checkpoint before the stop: the one the test finds is the stop's own.
-COMMON = ["--nsteps", 30, "--ckpt-every", 1000, "--seed", 3, "--init", "noise", "--adam-learning-rate", "0.05"]
-
-
-def files(out):
-    return RunFiles(out, "scene_tiles")
 
 
 @pytest.fixture(scope="module")
 def straight(images, tmp_path_factory):
-    """The uninterrupted run of COMMON."""
+    """The uninterrupted run of STOP_RUN."""
     return files(run_cli(images, tmp_path_factory.mktemp("straight"), *COMMON))
-
-
-def _default_signals():
-    # A child of a shell without job control inherits SIGINT ignored, and the engine leaves ignored signals be.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_DFL)
-
-
-def last_logged_step(out) -> int:
-    try:
-        rows = read_csv(files(out).log_csv)
-    except FileNotFoundError:
-        return 0
-    return int(rows[-1]["step"]) if rows else 0
-
-
-def signal_mid_run(images, out, signum, at_step=3):
-    """``python -m nst`` with COMMON, sent ``signum`` once its CSV shows ``at_step``:
-    ``(last logged step when the signal went, CompletedProcess)``."""
-    content, style = images
-    command = [sys.executable, "-m", "nst", "--content", str(content), "--style", str(style), "--output-dir",
-               str(out), "--size", "64", "--threads", "1", "--device", "cpu", *map(str, COMMON)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=_default_signals)
-    deadline = time.monotonic() + 180
-    while (seen := last_logged_step(out)) < at_step:
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.01)
-    process.send_signal(signum)
-    stdout, stderr = process.communicate(timeout=60)
-    return seen, subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])

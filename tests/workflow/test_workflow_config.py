@@ -156,6 +156,25 @@ def test_budget_auto_picks_the_gpu_budget_on_cuda_and_asks_for_a_gpu(workflow_di
     assert "gpu=" not in result.stdout
 
 
+def test_local_jobs_start_warm_and_cluster_jobs_do_not(workflow_dir):
+    """Locally each engine command runs as a fork of the warm server (nst/warm); with
+    warm_start: false, and on SLURM (a job's process must be the run), as a process of its own."""
+    one_by_two(workflow_dir)
+    config = write_config(workflow_dir)
+    local = run_snakemake(workflow_dir, "-n", "-p", "--configfile", config)
+    assert local.returncode == 0, local.stdout[-3000:]
+    commands = re.findall(r".*-m nst --content=.*", local.stdout)
+    assert len(commands) == 2
+    assert all(re.search(r"(^|\s)NST_WARM_START=1 \S*python\S* -m nst ", command) for command in commands), commands
+    off = run_snakemake(workflow_dir, "-n", "-p", "--configfile", write_config(workflow_dir, warm_start=False))
+    assert off.returncode == 0 and len(shell_commands(off.stdout)) == 2
+    assert "NST_WARM_START" not in off.stdout
+    cluster = run_snakemake(workflow_dir, "--profile", str(REPO / "profiles" / "slurm"), "-n", "--configfile", config)
+    assert cluster.returncode == 0, cluster.stdout[-3000:]
+    assert len(shell_commands(cluster.stdout)) == 2  # the profile prints the commands
+    assert "NST_WARM_START" not in cluster.stdout
+
+
 @pytest.mark.parametrize("settings, message", [
     pytest.param({"colour": "blue"}, "config: Additional properties are not allowed ('colour' was unexpected)",
                  id="unknown-key"),

@@ -44,6 +44,14 @@ CONTACT_SHEET = RESULTS.contact_sheet_of(VARIANT)
 # Jobs use the interpreter that runs Snakemake, as `script:` rules do, unless a conda
 # env or container supplies its own `python`.
 PYTHON = "python" if workflow.deployment_settings.deployment_method else shlex.quote(sys.executable)
+# Warm start (nst/warm): local stylise jobs become forks of one interpreter that has imported
+# torch once. Not in a cluster job, whose scheduler must see and end the run's own process,
+# nor in a conda env or container, which may not outlive its job.
+WARM_START = bool(
+    PLAN.config["warm_start"] and workflow.local_exec and not workflow.remote_exec
+    and not workflow.deployment_settings.deployment_method
+)
+LAUNCH_PREFIX = "NST_WARM_START=1 " if WARM_START else ""
 
 # A wildcard is one id, never a '/'; a mistyped id is then "no rule to produce".
 wildcard_constraints:

@@ -6,7 +6,9 @@
 # The run record is not declared either: a failed job keeps its record (status failed,
 # the one-line error), which the report shows. The loss plot is drawn by the same job
 # (a separate job per plot doubled the DAG: a 100 x 100 dry run took 27% longer), in the
-# engine's own process (--plot: a second Python per job cost more than the plot).
+# engine's own process (--plot: a second Python per job cost more than the plot). Run locally,
+# the engine is a fork of a warm interpreter (LAUNCH_PREFIX, nst/warm): the job's process is a
+# client that passes signals on and exits with the run's status.
 # `snakemake --report` files results by content and style, or, with a sweep, by variant
 # and content.
 
@@ -39,7 +41,7 @@ rule stylise:
     benchmark:
         str(RESULTS.benchmark("stylise", "{content}", "{style}", VARIANT))
     params:
-        python=PYTHON,
+        python=LAUNCH_PREFIX + PYTHON,
         flags=engine_flags,
         title=f"{{content}} × {{style}}{' ({variant})' if VARIANT else ''}",
     threads: config["threads"]

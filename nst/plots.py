@@ -1,6 +1,7 @@
 """Loss and effective-learning-rate plot of one run, from its per-step log (:mod:`nst.record`)."""
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
@@ -34,6 +35,18 @@ def plot_losses(csv_path: str | Path, out_png: str | Path, title: str | None = N
     try:
         with atomic_path(out_png) as tmp:
             fig.savefig(tmp, format="png", dpi=100)
+    finally:
+        plt.close(fig)
+
+
+def warm_up() -> None:
+    """Draw one plot into memory, so that the fonts, the text measurements and the log axes'
+    label parser are loaded once (by the warm-start server) rather than by every run."""
+    log = io.StringIO("step,size,content_loss,style_loss,tv_loss,total_loss\n"
+                      "1,256,0.01,5.0,0.1,5.11\n2,362,1.5,0.5,0.2,2.2\n")
+    fig = loss_figure(log, title="warm-up × start")
+    try:
+        fig.savefig(io.BytesIO(), format="png", dpi=100)
     finally:
         plt.close(fig)
 

@@ -19,10 +19,12 @@ layers and size), so results of different runs, budgets and tools compare:
   Gaussians fitted to the RGB pixels ([0, 1] units) of the result and of each input.
 
 Images are resized to :data:`MEASURE_SIZE` (longest side) first: the result to the
-content's measured size, the style on its own.
+content's measured size, the style on its own (a run reads its content and style files at
+that size, as :func:`measure_files` does).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -50,11 +52,11 @@ def luminance(image: torch.Tensor) -> torch.Tensor:
     return rgb_to_ycbcr(image)[:, :1]
 
 
-def _gaussian_window(size: int, sigma: float, device) -> torch.Tensor:
+def _gaussian_taps(size: int, sigma: float, device) -> torch.Tensor:
+    """The 1-D Gaussian whose outer product with itself is SSIM's window (sums to 1)."""
     coords = torch.arange(size, dtype=torch.float64, device=device) - (size - 1) / 2
     g = torch.exp(-coords.square() / (2 * sigma**2))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :]).view(1, 1, size, size)
+    return g / g.sum()
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -65,15 +67,16 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
     # float64: E[x^2] - E[x]^2 in float32 leaves ~1e-7 of false variance on flat areas.
     a, b = a.double(), b.double()
     size = min(SSIM_WINDOW, *a.shape[-2:])
-    window = _gaussian_window(size, SSIM_SIGMA, a.device)
-
-    def blur(x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, window)
-
-    mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a.square()
-    var_b = blur(b * b) - mu_b.square()
-    cov = blur(a * b) - mu_a * mu_b
+    taps = _gaussian_taps(size, SSIM_SIGMA, a.device)
+    # The five local means in one grouped convolution, the window as a row pass then a column
+    # pass (separable: 2x11 products per pixel instead of 121; the same sums to float64 rounding).
+    maps = torch.cat([a, b, a * a, b * b, a * b], dim=1)
+    maps = F.conv2d(maps, taps.view(1, 1, 1, size).expand(5, 1, 1, size), groups=5)
+    maps = F.conv2d(maps, taps.view(1, 1, size, 1).expand(5, 1, size, 1), groups=5)
+    mu_a, mu_b, mean_aa, mean_bb, mean_ab = maps.unbind(1)
+    var_a = mean_aa - mu_a.square()
+    var_b = mean_bb - mu_b.square()
+    cov = mean_ab - mu_a * mu_b
     numerator = (2 * mu_a * mu_b + SSIM_C1) * (2 * cov + SSIM_C2)
     denominator = (mu_a.square() + mu_b.square() + SSIM_C1) * (var_a + var_b + SSIM_C2)
     return float((numerator / denominator).mean())
@@ -120,21 +123,66 @@ def _on(module: torch.nn.Module, device: torch.device) -> bool:
     return where.type == device.type and where.index == index
 
 
+@dataclass
+class Reference:
+    """What a result is measured against: the content and the blend's styles at MEASURE_SIZE
+    (longest side), the blend weights, and the meter's features of each."""
+
+    content: torch.Tensor
+    styles: list[torch.Tensor]
+    weights: list[float]
+    content_features: dict[str, torch.Tensor]
+    style_features: list[dict[str, torch.Tensor]]
+
+
 class QualityMeter:
     """Measures results against their content and style images (see the module docstring)."""
+
+    layers = [FEATURE_LAYER, *GRAM_LAYERS]
 
     def __init__(self, device: torch.device | str = "cpu", network: VGGFeatures | None = None):
         """``network``: a run's extractor whose modules the meter may use (the same VGG-19, Caffe
         weights, max pooling, deep enough, on ``device``) instead of loading the weights again;
         its precision does not matter (the meter measures in fp32)."""
         self.device = torch.device(device)
-        layers = [FEATURE_LAYER, *GRAM_LAYERS]
-        trunk = network.trunk_for(layers, "vgg19", "caffe", "max") if network is not None else None
-        if trunk is not None and not _on(trunk, self.device):
-            trunk = None  # moving it would move the run's network too
-        self.extractor = VGGFeatures(layers, "vgg19", "caffe", trunk=trunk).to(self.device)
+        trunk = self.trunk_in(network, self.device) if network is not None else None
+        self.extractor = VGGFeatures(self.layers, "vgg19", "caffe", trunk=trunk).to(self.device)
+
+    @classmethod
+    def trunk_in(cls, network: VGGFeatures, device: torch.device) -> torch.nn.Sequential | None:
+        """The modules of ``network`` a meter on ``device`` would use, or None (another network,
+        cut too early, or elsewhere: moving it would move the run's network too)."""
+        trunk = network.trunk_for(cls.layers, "vgg19", "caffe", "max")
+        return trunk if trunk is not None and _on(trunk, device) else None
+
+    def computes_like(self, network: VGGFeatures) -> bool:
+        """Whether ``network``'s features at the meter's layers are the meter's own, bit for bit
+        (the same modules, in fp32): a run's features of the reference images can then be
+        handed to :meth:`reference` instead of being computed again."""
+        mine = list(self.extractor.features)
+        return (network.precision == "fp32" and all(name in network.indices for name in self.layers)
+                and len(network.features) >= len(mine) and all(a is b for a, b in zip(mine, network.features)))
 
     @torch.no_grad()
+    def reference(self, content: torch.Tensor, style: torch.Tensor | list[torch.Tensor],
+                  weights: list[float] | None = None,
+                  features: tuple[dict, list[dict]] | None = None) -> Reference:
+        """``content`` and ``style`` (a blend's images, ``weights`` summing to 1) fitted to
+        MEASURE_SIZE, with their features; ``features`` (the content's, each style's): already
+        computed by a network that :meth:`computes_like` this meter, of these very images."""
+        styles = [style] if isinstance(style, torch.Tensor) else list(style)
+        weights = weights or [1.0 / len(styles)] * len(styles)
+        content = fit_longest(content.detach().float().cpu(), MEASURE_SIZE)
+        styles = [fit_longest(s.detach().float().cpu(), MEASURE_SIZE) for s in styles]
+        if features is None:
+            features = self.features(content), [self.features(s) for s in styles]
+        content_features, style_features = features
+        return Reference(content, styles, weights, {name: content_features[name] for name in self.layers},
+                         [{name: f[name] for name in GRAM_LAYERS} for f in style_features])
+
+    def features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.extractor(image.to(self.device))
+
     def measure(self, image: torch.Tensor, content: torch.Tensor, style: torch.Tensor | list[torch.Tensor],
                 weights: list[float] | None = None) -> dict[str, float]:
         """Every metric of ``image`` (any size) against ``content`` and ``style``; keys are METRIC_COLUMNS.
@@ -143,13 +191,15 @@ class QualityMeter:
         matrices and colour moments are the weighted means of its images' (the target the
         blended style loss pulls towards).
         """
-        styles = [style] if isinstance(style, torch.Tensor) else list(style)
-        weights = weights or [1.0 / len(styles)] * len(styles)
-        content = fit_longest(content.detach().float().cpu(), MEASURE_SIZE)
+        return self.compare(image, self.reference(content, style, weights))
+
+    @torch.no_grad()
+    def compare(self, image: torch.Tensor, reference: Reference) -> dict[str, float]:
+        """:meth:`measure` against a :meth:`reference`."""
+        content, styles, weights = reference.content, reference.styles, reference.weights
         image = fit_to(image.detach().float().cpu().clamp(0, 1), *content.shape[-2:])
-        styles = [fit_longest(s.detach().float().cpu(), MEASURE_SIZE) for s in styles]
-        features = {name: self.extractor(x.to(self.device)) for name, x in (("image", image), ("content", content))}
-        style_features = [self.extractor(s.to(self.device)) for s in styles]
+        features = {"image": self.features(image), "content": reference.content_features}
+        style_features = reference.style_features
         target = features["content"][FEATURE_LAYER]
         ratios = []
         for layer in GRAM_LAYERS:

@@ -31,7 +31,7 @@ from .lbfgs import carried_h0, measured_curvature
 from .losses import StyleTransferLoss
 from .losses.tiling import Tiling
 from .memory import MB, memory_limit, model_for, peak_memory, plan_memory
-from .metrics import QualityMeter
+from .metrics import MEASURE_SIZE, QualityMeter, Reference
 from .model import VGGFeatures
 from .observers import Checkpoints, Observer, Progress, Snapshots, StepLog, environment
 from .optimisers import make_optimizer, optimisation_step
@@ -114,6 +114,9 @@ class Run:
     start_image: torch.Tensor | None = None  # --start-from's image (a preview's), at its own size
     start_h0: float | None = None  # --start-from's L-BFGS curvature (with --lbfgs-carry-curvature)
     elapsed_before: float = 0.0  # optimisation time of earlier sessions (from the checkpoint)
+    meter: QualityMeter | None = None  # made when first needed (quality_meter)
+    measure_inputs: tuple[torch.Tensor, list[torch.Tensor]] | None = None  # see reference_images
+    measure_reference: Reference | None = None  # the meter's reference, from a scale that computed it
     resumed_from: int | None = None
     log_rows: list[dict] = field(default_factory=list)
     loop_started: float = field(default_factory=time.perf_counter)
@@ -228,15 +231,61 @@ def enter_scale(run: Run, scale: Scale, image: torch.Tensor | None = None) -> No
         run.tile_plans[scale.index] = plan = {"size": list(content.shape[:-3:-1]), **tiling.plan(*content.shape[-2:])}
         print(f"scale {scale.index + 1} ({plan['size'][0]}x{plan['size'][1]}): {plan['tiles']} tiles of at most "
               f"{plan['tile_size']} px (halo {plan['halo']} px)", file=sys.stderr, flush=True)
+    # At the scale whose inputs are the quality meter's reference images, the passes that make
+    # the targets are the meter's passes too: kept, so that they are not run again at the end.
+    measured_here = tiling is None and run.measure_reference is None and shows_reference(run, content, styles)
     # SWD's directions are drawn afresh at each scale, the same on a resume.
     run.objective = StyleTransferLoss.from_settings(run.extractor, content, styles, settings,
                                                     directions_seed=settings.seed * 100 + scale.index,
-                                                    style_weight=run.style_weight, tiling=tiling)
+                                                    style_weight=run.style_weight, tiling=tiling,
+                                                    keep_input_features=measured_here)
+    if measured_here:
+        reference_content, reference_styles = reference_images(run)
+        run.measure_reference = run.meter.reference(reference_content, reference_styles, blend_weights(settings),
+                                                    features=run.objective.input_features)
+        run.objective.input_features = None
     h0 = None
     if settings.lbfgs_carry_curvature:  # the coarser scale's, or at the first the preview's (--start-from)
         h0 = carried_h0(run.optimizer) if run.optimizer is not None else run.start_h0
     run.image = image.detach().to(run.device).requires_grad_(True)
     run.optimizer = make_optimizer(run.image, settings, h0)
+
+
+def blend_weights(settings: Settings) -> list[float]:
+    return [weight for _, weight in settings.blend()]
+
+
+def quality_meter(run: Run) -> QualityMeter:
+    if run.meter is None:
+        # The run's network where the meter's layers allow: the weights are not loaded twice.
+        run.meter = QualityMeter(run.device, run.extractor)
+    return run.meter
+
+
+def reference_images(run: Run) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """What the quality meter measures the result against, whatever the run's size and scales:
+    the content and style files read at MEASURE_SIZE (as :func:`~.metrics.measure_files` reads
+    them), the styles recoloured to that content where the loss sees them so (``match``)."""
+    if run.measure_inputs is None:
+        settings = run.settings
+        content = load_tensor(settings.content, MEASURE_SIZE)
+        styles = [load_tensor(path, MEASURE_SIZE) for path, _ in settings.blend()]
+        if settings.preserve_colour == "match":
+            styles = [match_colours(style, content) for style in styles]
+        run.measure_inputs = content, styles
+    return run.measure_inputs
+
+
+def shows_reference(run: Run, content: torch.Tensor, styles: list[torch.Tensor]) -> bool:
+    """Whether a scale's ``content`` and ``styles`` are the meter's reference images, and the
+    run's network computes the meter's features of them (then its passes serve the meter)."""
+    if max(content.shape[-2:]) != MEASURE_SIZE or QualityMeter.trunk_in(run.extractor, run.device) is None:
+        return False  # (a meter with a network of its own is made at the end, not held through the run)
+    if not quality_meter(run).computes_like(run.extractor):
+        return False
+    reference_content, reference_styles = reference_images(run)
+    pairs = [(content, reference_content), *zip(styles, reference_styles)]
+    return all(a.shape == b.shape and torch.equal(a.cpu(), b) for a, b in pairs)
 
 
 def find_checkpoint(run: Run) -> checkpoints.Checkpoint | None:
@@ -319,13 +368,19 @@ def finish(run: Run, record: RunRecord, first_step: int, session_started: float)
         "style_weight": run.style_weight,
         "tiling": [run.tile_plans[index] for index in sorted(run.tile_plans)],
         "memory": record.result.get("memory", {}) | {"peak_mb": round(peak_memory(run.device) / MB)},
-        # The run's network where the meter's layers allow: the weights are not loaded twice.
-        "metrics": QualityMeter(run.device, run.extractor).measure(output, run.content, run.styles,
-                                                                   [weight for _, weight in run.settings.blend()]),
+        "metrics": quality_meter(run).compare(output, measure_reference(run)),
     }
     if run.settings.plot:
         draw_plot(run.files.log_csv, run.settings.plot, run.settings.plot_title)
     write_record(run.files.record, record)
+
+
+def measure_reference(run: Run) -> Reference:
+    """The meter's reference: kept from the scale that computed it, else computed now (a run
+    without such a scale, or resumed past it)."""
+    if run.measure_reference is None:
+        run.measure_reference = quality_meter(run).reference(*reference_images(run), blend_weights(run.settings))
+    return run.measure_reference
 
 
 def draw_plot(log_csv: Path, plot: str, title: str | None) -> None:

@@ -59,14 +59,23 @@ def _package_files() -> list[str]:
     return lines
 
 
+# What installing a package leaves in a folder on the import path: the names carry the versions,
+# the times a reinstall of the same version.
+INSTALL_RECORDS = (".dist-info", ".egg-info", ".egg-link", ".pth")
+
+
 def _path_folders(path: list[str]) -> list[str]:
-    """Each import folder with its modification time: installing or upgrading a package adds
-    and removes entries in its site-packages folder, which changes that folder's time."""
+    """Each import folder with its packages' install records (names and times). Not the folder's
+    own time: that changes whenever anything appears in it (a run's results beside a checkout on
+    PYTHONPATH), and each change would start another server."""
     lines = []
     for entry in path:
         try:
-            lines.append(f"{entry} {os.stat(entry).st_mtime_ns}")
-        except OSError:
+            with os.scandir(entry) as items:
+                records = sorted(f"{item.name}@{item.stat().st_mtime_ns}" for item in items
+                                 if item.name.endswith(INSTALL_RECORDS))
+            lines.append(f"{entry} {' '.join(records)}")
+        except OSError:  # missing, a file (a zip), unreadable
             lines.append(f"{entry} -")
     return lines
 

@@ -9,6 +9,7 @@ touches CUDA, which a forked child could not use after its parent had.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import selectors
 import signal
@@ -34,12 +35,17 @@ def preload() -> int:
     from PIL import Image
 
     Image.init()  # every file format's plugin, which Pillow otherwise loads on the first open
-    from .. import plots  # noqa: F401  (matplotlib, pandas)
+    from .. import plots  # matplotlib, pandas
     from ..engine import cli, run  # noqa: F401  (the engine, torch's modules it uses)
     from ..engine.model import load_caffe_vgg19_state
 
     with contextlib.suppress(Exception):  # a missing weights file is the run's error to report
         load_caffe_vgg19_state()
+    plots.warm_up()
+    # What is loaded now lives as long as the server: kept out of the collector's passes, a
+    # child's collections neither walk it nor copy its pages (they write to every object's header).
+    gc.collect()
+    gc.freeze()
     return threads
 
 

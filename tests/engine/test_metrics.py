@@ -144,3 +144,34 @@ def test_a_meter_on_the_runs_network_measures_as_a_fresh_one(images, meter):
     assert fresh.extractor.features[0] is not shallow.features[0]  # too shallow: its own network
     expected = meter.measure(result, content, style)
     assert shared.measure(result, content, style) == expected == fresh.measure(result, content, style)
+
+
+def test_which_networks_compute_the_meters_features(meter):
+    from nst.engine.model import VGGFeatures
+    from nst.engine.settings import DEFAULT_STYLE_LAYERS
+
+    base = VGGFeatures(["block5_conv2", "block4_conv2", *DEFAULT_STYLE_LAYERS])
+    same_layers = VGGFeatures(["block4_conv2", *DEFAULT_STYLE_LAYERS], trunk=base.features)
+    shares = metrics.QualityMeter("cpu", base)
+    assert shares.computes_like(base) and shares.computes_like(same_layers)
+    # bf16 features differ; a network without block4_conv2 lacks one; another network's modules
+    # are other modules (the same weights, but not what the meter runs).
+    half = VGGFeatures(["block4_conv2", *DEFAULT_STYLE_LAYERS], precision="bf16", trunk=base.features)
+    deeper = VGGFeatures(["block5_conv2", *DEFAULT_STYLE_LAYERS], trunk=base.features)
+    assert not shares.computes_like(half) and not shares.computes_like(deeper)
+    assert not meter.computes_like(same_layers)
+
+
+def test_a_reference_with_the_runs_features_measures_as_one_computed(images, meter):
+    from nst.engine.model import VGGFeatures
+    from nst.engine.settings import DEFAULT_STYLE_LAYERS
+
+    content, style = (load_tensor(path, 48) for path in images)
+    result = 0.6 * content + 0.4 * style[..., :content.shape[-2], :]
+    network = VGGFeatures(["block4_conv2", *DEFAULT_STYLE_LAYERS])
+    shared = metrics.QualityMeter("cpu", network)
+    with torch.no_grad():
+        features = network(content), [network(style)]
+    given = shared.reference(content, style, features=features)
+    assert shared.compare(result, given) == meter.measure(result, content, style)
+    assert set(given.content_features) == {"block4_conv2", *DEFAULT_STYLE_LAYERS}

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from nst.engine import run as engine_run
+from nst.engine.cli import main
 from nst.engine.settings import Settings
 from nst.layout import RunFiles, default_run_name
 from nst.record import FAILED, FINISHED, LOSS_COLUMNS, METRIC_COLUMNS, read_record
@@ -277,3 +278,33 @@ def test_outputs_get_the_usual_file_mode(images, tmp_path):
     os.umask(mask)
     mode = stat.S_IMODE(files(tmp_path).final.stat().st_mode)
     assert mode == 0o666 & ~mask
+
+
+def test_the_scale_at_the_meters_size_serves_the_meter(tmp_path, monkeypatch):
+    """A run with a 256 px scale (the meter's size) measures with the features that scale's
+    targets were made from: one network pass at the end instead of three, the same numbers."""
+    from nst.engine import metrics
+
+    rng = np.random.default_rng(1)
+    content, style = tmp_path / "wide.png", tmp_path / "dots.png"
+    Image.fromarray(rng.integers(0, 256, (225, 300, 3), dtype=np.uint8)).save(content)
+    Image.fromarray(rng.integers(0, 256, (300, 300, 3), dtype=np.uint8)).save(style)
+    passes = []
+    measure_features = metrics.QualityMeter.features
+    monkeypatch.setattr(metrics.QualityMeter, "features",
+                        lambda self, image: passes.append(image.shape) or measure_features(self, image))
+
+    def run(name):
+        passes.clear()
+        args = ["--content", str(content), "--style", str(style), "--output-dir", str(tmp_path), "--name", name,
+                "--size", "300", "--min-size", "256", "--scale-steps", "1", "--nsteps", "2", "--optimizer", "lbfgs",
+                "--content-layers", "block4_conv2", "--threads", "1", "--device", "cpu"]
+        assert main(args) == 0
+        return read_record(tmp_path / f"{name}_run.json").result["metrics"], list(passes)
+
+    shared, shared_passes = run("shared")
+    monkeypatch.setattr(metrics.QualityMeter, "computes_like", lambda self, network: False)
+    alone, alone_passes = run("alone")
+    assert shared_passes == [(1, 3, 192, 256)]  # the result only
+    assert alone_passes == [(1, 3, 192, 256), (1, 3, 256, 256), (1, 3, 192, 256)]  # content, style, result
+    assert shared == alone

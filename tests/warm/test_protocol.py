@@ -33,10 +33,19 @@ def test_one_server_per_import_time_environment_and_installed_packages(tmp_path)
     assert server_key({**base, "HOME": "/home/b", "SLURM_JOB_ID": "3"}, path) == key  # read after import: no matter
     assert server_key({**base, "OMP_NUM_THREADS": "1"}, path) != key  # fixed when torch loads its OpenMP
     assert server_key({**base, "PYTHONPATH": "/x"}, path) != key
-    before = os.stat(tmp_path).st_mtime_ns
-    (tmp_path / "newly_installed-1.0.dist-info").mkdir()
-    os.utime(tmp_path, ns=(before + 10**9, before + 10**9))  # a coarse clock could leave the time as it was
-    assert server_key(base, path) != key
+    (tmp_path / "results").mkdir()  # a run's outputs beside a checkout on the import path: the same server
+    (tmp_path / "notes.txt").write_text("x")
+    assert server_key(base, path) == key
+    record = tmp_path / "newly_installed-1.0.dist-info"
+    record.mkdir()
+    installed = server_key(base, path)
+    assert installed != key
+    record.rename(tmp_path / "newly_installed-1.1.dist-info")  # an upgrade
+    assert server_key(base, path) not in (key, installed)
+    upgraded = server_key(base, path)
+    later = os.stat(record.with_name("newly_installed-1.1.dist-info")).st_mtime_ns + 10**9
+    os.utime(record.with_name("newly_installed-1.1.dist-info"), ns=(later, later))  # reinstalled
+    assert server_key(base, path) != upgraded
 
 
 def test_the_servers_folder_is_private(tmp_path):

@@ -111,6 +111,9 @@ class StyleTransferLoss(nn.Module):
 
     ``tiling`` (:class:`~.tiling.Tiling`): the targets and every :meth:`evaluate` are
     computed tile by tile, with the same values and gradients as the whole picture's.
+
+    ``keep_input_features``: ``input_features`` holds (the content's, [each style's]) features
+    at every layer the extractor returns, from the passes that made the targets (untiled only).
     """
 
     def __init__(
@@ -132,6 +135,7 @@ class StyleTransferLoss(nn.Module):
         style_blend_weights: list[float] | None = None,
         directions_seed: int = 0,
         tiling: Tiling | None = None,
+        keep_input_features: bool = False,
     ):
         super().__init__()
         self.extractor = extractor
@@ -158,9 +162,17 @@ class StyleTransferLoss(nn.Module):
         content_features, photo = self._content_pass(content_image, content_layers,
                                                      self.style[0] if loss_scale == "photo" else {})
         self.content = nn.ModuleDict({n: ContentLoss(content_features[n]) for n in content_layers})
+        # The inputs' features at every layer, for a caller measuring with the same network (the
+        # run's quality meter); untiled only, and only when asked (they hold memory until taken).
+        keep = keep_input_features and tiling is None
+        kept_styles = []
         for image, losses in zip(style_images, self.style):
-            for name, measured in self._statistics(image, losses).items():
+            features, statistics = self._content_pass(image, [], losses)
+            for name, measured in statistics.items():
                 losses[name].set_target(measured)
+            if keep:
+                kept_styles.append(features)
+        self.input_features = (content_features, kept_styles) if keep else None
         # What each layer's distance is divided by (see the class docstring).
         self.content_divisors = {n: self._content_divisor(loss.target) for n, loss in self.content.items()}
         with torch.no_grad():
@@ -175,7 +187,7 @@ class StyleTransferLoss(nn.Module):
     @classmethod
     def from_settings(cls, extractor: nn.Module, content_image: torch.Tensor, style_image: torch.Tensor,
                       settings, directions_seed: int = 0, style_weight: float | None = None,
-                      tiling: Tiling | None = None) -> "StyleTransferLoss":
+                      tiling: Tiling | None = None, keep_input_features: bool = False) -> "StyleTransferLoss":
         """The loss a run's :class:`~nst.engine.settings.Settings` ask for (``style_weight``: the
         adapted beta instead of the settings' own)."""
         names = ["content_layers", "style_layers", "style_layer_weights", "content_weight", "style_weight",
@@ -185,7 +197,7 @@ class StyleTransferLoss(nn.Module):
         if style_weight is not None:
             chosen["style_weight"] = style_weight
         return cls(extractor, content_image, style_image, style_blend_weights=blend_weights,
-                   directions_seed=directions_seed, tiling=tiling, **chosen)
+                   directions_seed=directions_seed, tiling=tiling, keep_input_features=keep_input_features, **chosen)
 
     def forward(self, image: torch.Tensor) -> LossTerms:
         """The terms of the whole picture, untiled (with a graph to ``image``)."""
@@ -252,10 +264,6 @@ class StyleTransferLoss(nn.Module):
         with torch.no_grad():
             features = self.extractor(image[..., :CHANNEL_PROBE, :CHANNEL_PROBE])  # channels only: a corner will do
         return {n: features[n].shape[1] for n in layers}
-
-    def _statistics(self, image: torch.Tensor, statistics: nn.ModuleDict) -> dict[str, tuple[torch.Tensor, ...]]:
-        """{layer: the statistic ``statistics[layer]`` measures} of the whole picture, no graph."""
-        return self._content_pass(image, [], statistics)[1]
 
     def _style_divisor(self, loss: StyleStatistic, photo: tuple[torch.Tensor, ...] | None) -> float:
         if self.loss_scale == "photo":

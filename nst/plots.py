@@ -13,7 +13,7 @@ import matplotlib.ticker as ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .atomic import atomic_path  # noqa: E402
+from .atomic import PNG_COMPRESS_LEVEL, atomic_path  # noqa: E402
 from .record import LOSS_COLUMNS, read_log  # noqa: E402
 
 LOSS_LABELS = dict(zip(LOSS_COLUMNS, ["content", "style", "TV", "total"]))
@@ -34,7 +34,7 @@ def plot_losses(csv_path: str | Path, out_png: str | Path, title: str | None = N
     fig = loss_figure(csv_path, title)
     try:
         with atomic_path(out_png) as tmp:
-            fig.savefig(tmp, format="png", dpi=100)
+            fig.savefig(tmp, format="png", dpi=100, pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
     finally:
         plt.close(fig)
 
@@ -46,7 +46,7 @@ def warm_up() -> None:
                       "1,256,0.01,5.0,0.1,5.11\n2,362,1.5,0.5,0.2,2.2\n")
     fig = loss_figure(log, title="warm-up × start")
     try:
-        fig.savefig(io.BytesIO(), format="png", dpi=100)
+        fig.savefig(io.BytesIO(), format="png", dpi=100, pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
     finally:
         plt.close(fig)
 

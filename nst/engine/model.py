@@ -68,7 +68,8 @@ def load_caffe_vgg19_state(path: Path | None = None) -> dict[str, torch.Tensor]:
 
     ~0.03 s: ``index_select`` with int32 indices is 5x faster than ``table[index.long()]``
     (measured), about what loading a cached float copy takes, so there is no cache file.
-    Cached in the process for further networks (tests); their frozen biases share its tensors.
+    Cached in the process for further networks (tests, a warm-start server's runs); their frozen
+    weights share its tensors.
     """
     path = path or caffe_weights_path()
     packed = torch.load(path, map_location="cpu", weights_only=True)
@@ -78,7 +79,9 @@ def load_caffe_vgg19_state(path: Path | None = None) -> dict[str, torch.Tensor]:
             continue
         conv_index = relu_index - 1
         table, index = packed[f"{name}_W_table"], packed[f"{name}_W_q"]
-        state[f"{conv_index}.weight"] = table.index_select(0, index.flatten().int()).view(index.shape)
+        weight = table.index_select(0, index.flatten().int()).view(index.shape)
+        # In the layout the network runs in (VGGFeatures), so that building one copies nothing.
+        state[f"{conv_index}.weight"] = weight.contiguous(memory_format=torch.channels_last)
         state[f"{conv_index}.bias"] = packed[f"{name}_b"]
     return state
 

@@ -20,6 +20,16 @@ def test_extractor_is_truncated_frozen_and_dequantised():
     assert torch.equal(conv.bias, packed["block2_conv1_b"])
 
 
+def test_a_network_uses_the_dequantised_weights_without_copying_them():
+    from nst.engine.model import load_caffe_vgg19_state
+
+    state = load_caffe_vgg19_state()
+    conv = VGGFeatures(["block2_conv1"]).features[5]
+    # In channels_last already, as the network runs: a run (or a warm server's fork) copies none of them.
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert conv.weight.data_ptr() == state["5.weight"].data_ptr()
+
+
 def test_caffe_preprocessing_is_bgr_255_minus_mean():
     red = torch.zeros(1, 3, 1, 1)
     red[0, 0] = 1.0  # pure red in RGB [0, 1]

@@ -34,7 +34,7 @@ def plot_losses(csv_path: str | Path, out_png: str | Path, title: str | None = N
     fig = loss_figure(csv_path, title)
     try:
         with atomic_path(out_png) as tmp:
-            fig.savefig(tmp, format="png", dpi=100, pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
+            _write_png(fig, tmp)
     finally:
         plt.close(fig)
 
@@ -46,9 +46,13 @@ def warm_up() -> None:
                       "1,256,0.01,5.0,0.1,5.11\n2,362,1.5,0.5,0.2,2.2\n")
     fig = loss_figure(log, title="warm-up × start")
     try:
-        fig.savefig(io.BytesIO(), format="png", dpi=100, pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
+        _write_png(fig, io.BytesIO())
     finally:
         plt.close(fig)
+
+
+def _write_png(fig: plt.Figure, target) -> None:
+    fig.savefig(target, format="png", dpi=100, pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
 
 
 def loss_figure(csv_path: str | Path, title: str | None = None) -> plt.Figure:

@@ -95,3 +95,14 @@ def test_scale_changes_are_marked_where_the_size_grows(tmp_path):
     assert plots.scale_changes(plots.read_log(csv_path)) == [(3.0, 64)]
     loss_ax, _ = plots.loss_figure(csv_path).axes
     assert [text.get_text() for text in loss_ax.texts] == [" 64 px"]
+
+
+def test_the_warm_up_draws_in_memory_and_leaves_nothing_open(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    monkeypatch.chdir(tmp_path)
+    drawn = []
+    monkeypatch.setattr(plots, "_write_png", lambda fig, target: drawn.append(len(fig.axes)) or target.write(b"png"))
+    before = plt.get_fignums()  # other tests' figures
+    plots.warm_up()
+    assert drawn == [2] and plt.get_fignums() == before and list(tmp_path.iterdir()) == []

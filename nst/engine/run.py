@@ -115,7 +115,6 @@ class Run:
     start_h0: float | None = None  # --start-from's L-BFGS curvature (with --lbfgs-carry-curvature)
     elapsed_before: float = 0.0  # optimisation time of earlier sessions (from the checkpoint)
     meter: QualityMeter | None = None  # made when first needed (quality_meter)
-    measure_inputs: tuple[torch.Tensor, list[torch.Tensor]] | None = None  # see reference_images
     measure_reference: Reference | None = None  # the meter's reference, from a scale that computed it
     resumed_from: int | None = None
     log_rows: list[dict] = field(default_factory=list)
@@ -233,15 +232,14 @@ def enter_scale(run: Run, scale: Scale, image: torch.Tensor | None = None) -> No
               f"{plan['tile_size']} px (halo {plan['halo']} px)", file=sys.stderr, flush=True)
     # At the scale whose inputs are the quality meter's reference images, the passes that make
     # the targets are the meter's passes too: kept, so that they are not run again at the end.
-    measured_here = tiling is None and run.measure_reference is None and shows_reference(run, content, styles)
+    reference = None if tiling or run.measure_reference else shown_reference(run, content, styles)
     # SWD's directions are drawn afresh at each scale, the same on a resume.
     run.objective = StyleTransferLoss.from_settings(run.extractor, content, styles, settings,
                                                     directions_seed=settings.seed * 100 + scale.index,
                                                     style_weight=run.style_weight, tiling=tiling,
-                                                    keep_input_features=measured_here)
-    if measured_here:
-        reference_content, reference_styles = reference_images(run)
-        run.measure_reference = run.meter.reference(reference_content, reference_styles, blend_weights(settings),
+                                                    keep_input_features=reference is not None)
+    if reference is not None:
+        run.measure_reference = run.meter.reference(*reference, blend_weights(settings),
                                                     features=run.objective.input_features)
         run.objective.input_features = None
     h0 = None
@@ -262,30 +260,29 @@ def quality_meter(run: Run) -> QualityMeter:
     return run.meter
 
 
-def reference_images(run: Run) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def reference_images(settings: Settings) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """What the quality meter measures the result against, whatever the run's size and scales:
     the content and style files read at MEASURE_SIZE (as :func:`~.metrics.measure_files` reads
     them), the styles recoloured to that content where the loss sees them so (``match``)."""
-    if run.measure_inputs is None:
-        settings = run.settings
-        content = load_tensor(settings.content, MEASURE_SIZE)
-        styles = [load_tensor(path, MEASURE_SIZE) for path, _ in settings.blend()]
-        if settings.preserve_colour == "match":
-            styles = [match_colours(style, content) for style in styles]
-        run.measure_inputs = content, styles
-    return run.measure_inputs
+    content = load_tensor(settings.content, MEASURE_SIZE)
+    styles = [load_tensor(path, MEASURE_SIZE) for path, _ in settings.blend()]
+    if settings.preserve_colour == "match":
+        styles = [match_colours(style, content) for style in styles]
+    return content, styles
 
 
-def shows_reference(run: Run, content: torch.Tensor, styles: list[torch.Tensor]) -> bool:
-    """Whether a scale's ``content`` and ``styles`` are the meter's reference images, and the
-    run's network computes the meter's features of them (then its passes serve the meter)."""
+def shown_reference(run: Run, content: torch.Tensor,
+                    styles: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]] | None:
+    """The meter's reference images where a scale's ``content`` and ``styles`` are exactly those
+    and the run's network computes the meter's features of them (its passes then serve the
+    meter); else None."""
     if max(content.shape[-2:]) != MEASURE_SIZE or QualityMeter.trunk_in(run.extractor, run.device) is None:
-        return False  # (a meter with a network of its own is made at the end, not held through the run)
+        return None  # (a meter with a network of its own is made at the end, not held through the run)
     if not quality_meter(run).computes_like(run.extractor):
-        return False
-    reference_content, reference_styles = reference_images(run)
-    pairs = [(content, reference_content), *zip(styles, reference_styles)]
-    return all(a.shape == b.shape and torch.equal(a.cpu(), b) for a, b in pairs)
+        return None
+    reference = reference_images(run.settings)
+    pairs = [(content, reference[0]), *zip(styles, reference[1])]
+    return reference if all(a.shape == b.shape and torch.equal(a.cpu(), b) for a, b in pairs) else None
 
 
 def find_checkpoint(run: Run) -> checkpoints.Checkpoint | None:
@@ -379,7 +376,8 @@ def measure_reference(run: Run) -> Reference:
     """The meter's reference: kept from the scale that computed it, else computed now (a run
     without such a scale, or resumed past it)."""
     if run.measure_reference is None:
-        run.measure_reference = quality_meter(run).reference(*reference_images(run), blend_weights(run.settings))
+        run.measure_reference = quality_meter(run).reference(*reference_images(run.settings),
+                                                             blend_weights(run.settings))
     return run.measure_reference
 
 

@@ -1,6 +1,8 @@
 """Image files <-> (1, 3, H, W) float tensors in [0, 1]."""
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +13,42 @@ from ..atomic import save_image
 from ..image_files import fit_longest_side, read_rgb
 
 
+# A run reads its inputs at the same sizes several times (the first scale, the quality meter's
+# reference, the style sheet, the last scale): within :func:`remembered_loads` each is decoded
+# once. Up to this many pixels an image is kept (a print-size image is cheaper to read again
+# than to hold beside its run's activations).
+REMEMBER_PIXELS = 1024 * 1024
+_remembered: dict | None = None
+
+
+@contextlib.contextmanager
+def remembered_loads():
+    """While open, :func:`load_tensor` decodes each (file, size) once; a file rewritten
+    meanwhile (another modification time or length) is read again."""
+    global _remembered
+    outer, _remembered = _remembered, {} if _remembered is None else _remembered
+    try:
+        yield
+    finally:
+        _remembered = outer
+
+
 def load_tensor(path: str | Path, size: int, enlarge: bool = False) -> torch.Tensor:
     """Image file -> (1, 3, H, W) float32 tensor in [0, 1], longest side <= size (== size with ``enlarge``)."""
-    image = fit_longest_side(read_rgb(path, size), size, path, enlarge)
-    return pil_to_tensor(image)
+    file = None
+    if _remembered is not None:
+        with contextlib.suppress(OSError):  # a missing file: read_rgb's error names it
+            facts = os.stat(path)
+            file = (os.path.realpath(path), facts.st_mtime_ns, facts.st_size, size)
+        if (file, enlarge) in _remembered:
+            return _remembered[file, enlarge].clone()  # callers may change their copy in place
+    decoded = read_rgb(path, size)
+    tensor = pil_to_tensor(fit_longest_side(decoded, size, path, enlarge))
+    if file is not None and tensor.shape[-2] * tensor.shape[-1] <= REMEMBER_PIXELS:
+        _remembered[file, enlarge] = tensor.clone()
+        if max(decoded.size) >= size:  # shrunk either way: the same image with or without enlarge
+            _remembered[file, not enlarge] = _remembered[file, enlarge]
+    return tensor
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:

@@ -24,6 +24,7 @@ that size, as :func:`measure_files` does).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from ..record import METRIC_COLUMNS
+from .architecture import layer_channels
 from .colour import colour_statistics, rgb_to_ycbcr, symmetric_power
 from .images import load_tensor, resize_tensor
 from .losses import gram_matrix
@@ -45,6 +47,14 @@ SSIM_C1, SSIM_C2 = 0.01**2, 0.03**2
 SSIM_WINDOW, SSIM_SIGMA = 11, 1.5
 # The sliced Wasserstein metric's directions: fixed, so every result is measured the same way.
 SWD_SEED = 2021
+
+
+@functools.cache
+def swd_directions(index: int) -> torch.Tensor:
+    """The sliced Wasserstein metric's directions at ``GRAM_LAYERS[index]`` (as many as channels;
+    drawn once a process, or once for every run by the warm-start server)."""
+    channels = layer_channels("vgg19", GRAM_LAYERS[index])
+    return random_directions(channels, channels, SWD_SEED + index)
 
 
 def luminance(image: torch.Tensor) -> torch.Tensor:
@@ -210,12 +220,12 @@ class QualityMeter:
             ratios.append((grams["image"] - style_gram).square().sum() / photo)
         sliced = []
         for index, layer in enumerate(GRAM_LAYERS):
-            channels = features["image"][layer].shape[1]
-            directions = random_directions(channels, channels, SWD_SEED + index, self.device)
+            directions = swd_directions(index).to(self.device)
             sliced_target = SlicedStatistic.of_mixture([flatten(f[layer]) for f in style_features], weights,
                                                        directions)
             # 0/0 (content == style) gives NaN, as for the Gram ratio.
-            sliced.append(sliced_target(features["image"][layer]) / sliced_target(features["content"][layer]))
+            sliced.append(sliced_target.distance_of(features["image"][layer])
+                          / sliced_target.distance_of(features["content"][layer]))
         metrics = {
             "content_ssim": ssim(luminance(image), luminance(content)),
             "style_swd": float(torch.stack(sliced).mean()),

@@ -26,7 +26,7 @@ from ..print_files import write_print_file
 from ..record import FAILED, FINISHED, INTERRUPTED, RunRecord, write_log, write_record
 from . import checkpoints
 from .colour import keep_content_chroma, match_colours
-from .images import load_tensor, resize_tensor, save_tensor, tensor_to_pil
+from .images import load_tensor, remembered_loads, resize_tensor, save_tensor, tensor_to_pil
 from .lbfgs import carried_h0, measured_curvature
 from .losses import StyleTransferLoss
 from .losses.tiling import Tiling
@@ -400,7 +400,7 @@ def stylise(settings: Settings) -> RunRecord:
     a checkpoint and the record (status "interrupted") and raises
     :class:`~nst.engine.stopping.Interrupted`; the caller's signal handlers are back afterwards.
     """
-    with SignalStop() as stop:
+    with SignalStop() as stop, remembered_loads():
         return _stylise(settings, stop)
 
 

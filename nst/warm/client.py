@@ -152,6 +152,21 @@ def run(argv: list[str]) -> int | None:
         return None
 
 
+def prestart() -> str:
+    """Make sure a server is listening (started if none was), without running anything: started
+    ahead of the first job, its loading overlaps whatever comes first. Returns a line saying which."""
+    try:
+        path = protocol.socket_path()
+        channel = _connect(path)
+        if channel is not None:
+            channel.sock.close()
+            return f"nst: a warm-start server was already listening at {path}"
+        _start(path).sock.close()
+        return f"nst: warm-start server started at {path}"
+    except (Unavailable, OSError) as err:
+        return f"nst: warm start unavailable ({err}); each job will say so"
+
+
 def exit_as(status: int) -> None:
     """End the client as the run ended: with its exit code, or killed by the same signal."""
     sys.stdout.flush()

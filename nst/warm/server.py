@@ -37,11 +37,14 @@ def preload() -> int:
     Image.init()  # every file format's plugin, which Pillow otherwise loads on the first open
     from .. import plots  # matplotlib, pandas
     from ..engine import cli, run  # noqa: F401  (the engine, torch's modules it uses)
+    from ..engine.metrics import GRAM_LAYERS, swd_directions
     from ..engine.model import load_caffe_vgg19_state
 
     with contextlib.suppress(Exception):  # a missing weights file is the run's error to report
         load_caffe_vgg19_state()
     plots.warm_up()
+    for index in range(len(GRAM_LAYERS)):  # the quality meter's fixed random directions
+        swd_directions(index)
     # What is loaded now lives as long as the server: kept out of the collector's passes, a
     # child's collections neither walk it nor copy its pages (they write to every object's header).
     gc.collect()
@@ -128,8 +131,9 @@ class Server:
             connection.settimeout(ACCEPT_TIMEOUT)
             channel = Channel(connection)
             request, fds = channel.receive(max_fds=3)
-            if request is None:
-                raise ConnectionResetError("the client left before its request")
+            if request is None:  # a probe (``python -m nst.warm start``), or a client that gave up
+                connection.close()
+                return
             sys.stdout.flush()
             sys.stderr.flush()
             pid = os.fork()

@@ -302,7 +302,15 @@ def test_the_scale_at_the_meters_size_serves_the_meter(tmp_path, monkeypatch):
         assert main(args) == 0
         return read_record(tmp_path / f"{name}_run.json").result["metrics"], list(passes)
 
+    from nst.engine import images
+
+    decoded = []
+    read_rgb = images.read_rgb
+    monkeypatch.setattr(images, "read_rgb", lambda path, size: decoded.append((path, size)) or read_rgb(path, size))
     shared, shared_passes = run("shared")
+    # Each input is decoded once at each size the run reads it (the final scale and the style sheet,
+    # the 256 px scale and the meter's reference), and read again by the next run.
+    assert sorted(decoded) == sorted([(str(content), 300), (str(style), 300), (str(content), 256), (str(style), 256)])
     monkeypatch.setattr(metrics.QualityMeter, "computes_like", lambda self, network: False)
     alone, alone_passes = run("alone")
     assert shared_passes == [(1, 3, 192, 256)]  # the result only

@@ -9,6 +9,7 @@ from support.stopping import default_signals, last_logged_step, stop_command, st
 from support.warm import alive, server_pids, wait_until, warm_env
 
 HELP = [sys.executable, "-m", "nst", "--help"]
+PRESTART = [sys.executable, "-m", "nst.warm", "start"]
 
 
 def test_clients_arriving_together_start_one_server(own_folder):
@@ -20,6 +21,38 @@ def test_clients_arriving_together_start_one_server(own_folder):
         assert stdout.startswith("usage: nst")
     assert len(server_pids(own_folder)) == 1
     assert len(list(own_folder.glob("*.sock"))) == 1
+
+
+def test_a_server_started_ahead_serves_the_runs_that_follow(own_folder):
+    """``python -m nst.warm start`` (the workflow's onstart): a server listening when it returns,
+    the one the next runs use; a second start finds it; the probe leaves nothing in its log."""
+    started = subprocess.run(PRESTART, env=warm_env(own_folder), capture_output=True, text=True, timeout=300)
+    assert started.returncode == 0, started.stderr
+    [socket_file] = own_folder.glob("*.sock")
+    assert started.stderr == f"nst: warm-start server started at {socket_file}\n"
+    [server] = server_pids(own_folder)
+    assert alive(server)
+    again = subprocess.run(PRESTART, env=warm_env(own_folder), capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0
+    assert again.stderr == f"nst: a warm-start server was already listening at {socket_file}\n"
+    run = subprocess.run(HELP, env=warm_env(own_folder), capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout.startswith("usage: nst") and "unavailable" not in run.stderr
+    assert server_pids(own_folder) == [server]
+    [log] = own_folder.glob("*.log")
+    assert log.read_text().splitlines() == [f"nst warm-start server {server}: listening at {socket_file}, "
+                                            "leaving after 60 s idle"]
+    wrong = subprocess.run([*PRESTART[:-1], "stop"], env=warm_env(own_folder), capture_output=True, text=True)
+    assert wrong.returncode == 1 and wrong.stderr == "usage: python -m nst.warm start\n"
+
+
+def test_without_a_usable_folder_a_start_ahead_says_why_and_succeeds(tmp_path):
+    taken = tmp_path / "servers"
+    taken.mkdir(mode=0o755)  # open to others: refused (nst/warm/protocol.py)
+    started = subprocess.run(PRESTART, env=warm_env(taken), capture_output=True, text=True, timeout=60)
+    assert started.returncode == 0
+    assert started.stderr.startswith(f"nst: warm start unavailable ({taken} belongs to another user or is open "
+                                      "to others (mode 755)); each job will say so")
+    assert list(taken.iterdir()) == []
 
 
 def test_a_killed_server_is_replaced_by_the_next_client(own_folder):

@@ -21,6 +21,7 @@ from nst.layout import Results, RunFiles
 from nst.record import LOG_COLUMNS, LOSS_COLUMNS, read_record
 from nst.samples import CONTENT_SAMPLES, STYLE_SAMPLES
 from support.images import write_test_image
+from support.warm import server_pids, short_folder, stop_servers
 from support.workflow import (job_counts, results_in, run_snakemake, snakemake_command, snakemake_env,
                               use_repo_config)
 
@@ -36,20 +37,38 @@ def write_config(workdir: Path, budget: dict, **settings) -> str:
     return "test.yaml"
 
 
-def test_two_by_two_grid_produces_every_output(workflow_dir):
+# The line `python -m nst.warm start` writes when the workflow starts (workflow/rules/stylise.smk).
+PRESTART_LINE = re.compile(r"nst: (warm-start server started|a warm-start server was already listening) at ")
+
+
+@pytest.fixture
+def server_folder(monkeypatch):
+    """Warm-start servers of this test's own (its runs' environment points there); stopped after."""
+    folder = short_folder()
+    monkeypatch.setenv("NST_WARM_START_DIR", str(folder))
+    yield folder
+    stop_servers(folder)
+
+
+def test_two_by_two_grid_produces_every_output(workflow_dir, server_folder):
     content, style = workflow_dir / "content_files", workflow_dir / "style_files"
     write_test_image(content / "a b é.png", 96, 72)  # spaces and unicode in the name
     write_test_image(content / "plain.jpg", 72, 96, seed=1)
     write_test_image(style / "x.png", 80, 80, seed=2)  # same stem twice
     write_test_image(style / "x.jpg", 100, 60, seed=3)
     budget = {"size": 64, "optimizer": "adam", "nsteps": 6, "save_every": 3, "ckpt_every": 3}
-    config = write_config(workflow_dir, budget, params={"log_every": 2})
+    # Two threads a job: the warm-start server's key holds the thread variables Snakemake sets.
+    config = write_config(workflow_dir, budget, params={"log_every": 2}, threads=2)
 
     started = time.perf_counter()
     result = run_snakemake(workflow_dir, "--cores", "2", "--configfile", config)
     assert result.returncode == 0, result.stdout[-5000:]
     print(f"2x2 run: {time.perf_counter() - started:.1f} s")
     assert job_counts(result.stdout)["stylise"] == 4
+    # The warm-start server was started as the workflow started, with the jobs' environment:
+    # the jobs found it (one server, not one for the start and another for the jobs).
+    assert len(PRESTART_LINE.findall(result.stdout)) == 1
+    assert len(server_pids(server_folder)) == 1
 
     results = results_in(workflow_dir)
     pairs = [(c, s) for c in ("a_b_e", "plain") for s in ("x-jpg", "x-png")]
@@ -98,16 +117,19 @@ def test_two_by_two_grid_produces_every_output(workflow_dir):
 
     again = run_snakemake(workflow_dir, "-n", "--configfile", config)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout  # settings are stable
+    assert not PRESTART_LINE.search(again.stdout)
 
     report = run_snakemake(workflow_dir, "--report", "report.html", "--configfile", config)
     assert report.returncode == 0, report.stdout[-3000:]
     assert (workflow_dir / "report.html").stat().st_size > 10_000
 
 
-def test_fresh_clone_writes_the_samples_and_keeps_their_ids(workflow_dir):
+def test_fresh_clone_writes_the_samples_and_keeps_their_ids(workflow_dir, server_folder):
     use_repo_config(workflow_dir)  # a fresh clone runs with config.yaml
     result = run_snakemake(workflow_dir, "make_samples", "--cores", "1")
     assert result.returncode == 0, result.stdout[-3000:]
+    # No stylise job in this run: no warm-start server is started for it.
+    assert not PRESTART_LINE.search(result.stdout) and server_pids(server_folder) == []
     for folder, samples in (("content_files", CONTENT_SAMPLES), ("style_files", STYLE_SAMPLES)):
         written = sorted(p.stem for p in (workflow_dir / folder).glob("*.png"))
         assert written == sorted(samples)

@@ -57,3 +57,18 @@ rule stylise:
         "{params.python} -m nst --content={input.content:q}"
         " {params.flags} --threads={threads} --plot={output.plot:q} --plot-title={params.title:q}"
         " > {log:q} 2>&1"
+
+
+# With warm start, the server starts as the jobs are scheduled, not when the first stylise job
+# asks for it: its loading (about 2.5 s: torch, matplotlib, the weights) overlaps the jobs that
+# come first (the samples, blends) and Snakemake's own scheduling. It is started as a stylise
+# job's command would start it, with that job's environment (its thread variables are part of
+# the server's key), in the background; a job that arrives while it loads waits for it.
+if WARM_START:
+
+    onstart:
+        stylise_jobs = [job for job in workflow.dag.needrun_jobs() if job.rule.name == "stylise"]
+        if stylise_jobs:
+            prestart = f"{LAUNCH_PREFIX}{PYTHON} -m nst.warm start".replace("{", "{{").replace("}", "}}")
+            shell(f"{prestart} &", threads=stylise_jobs[0].threads,
+                  resources=stylise_jobs[0].resources)

@@ -203,11 +203,28 @@ def sort_columns(values: torch.Tensor) -> torch.Tensor:
     """
     if values.device.type != "cpu" or values.dtype not in (torch.float32, torch.float64):
         return values.sort(dim=0).values
-    rows = values.detach().t().contiguous().numpy()
+    rows = values.detach().t().contiguous()
     if not values.requires_grad:
-        return torch.from_numpy(np.sort(rows, axis=1)).t()
-    order = torch.from_numpy(np.argsort(rows, axis=1)).t()
+        if rows.data_ptr() == values.data_ptr():  # already rows: sorting them in place would change ``values``
+            rows = rows.clone()
+        return _sort_rows(rows).t()
+    order = torch.from_numpy(np.argsort(rows.numpy(), axis=1)).t()
     return values.gather(0, order)
+
+
+def _sort_rows(rows: torch.Tensor) -> torch.Tensor:
+    """``rows`` (a contiguous CPU tensor the caller owns) sorted along each row, in place."""
+    rows.numpy().sort(axis=1)
+    return rows
+
+
+def sorted_projections(flat: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """:func:`sort_columns` of ``flat @ directions`` without a gradient; on the CPU the product
+    is made as (K, P) rows, so neither the sort nor its input needs a transposed copy."""
+    flat, directions = flat.detach(), directions.to(flat.dtype)
+    if flat.device.type != "cpu" or flat.dtype not in (torch.float32, torch.float64):
+        return sort_columns(flat @ directions)
+    return _sort_rows(directions.t() @ flat.t()).t()
 
 
 def resample_sorted(values: torch.Tensor, count: int) -> torch.Tensor:
@@ -242,10 +259,10 @@ class SlicedStatistic(StyleStatistic):
                    directions: torch.Tensor) -> "SlicedStatistic":
         """The target of a blend: the mixture of the styles' distributions, each with its share of positions."""
         total = sum(flat.shape[0] for flat in style_flats)
-        pieces = [resample_sorted(sort_columns(flat.detach() @ directions.to(flat.dtype)), max(1, round(weight * total)))
+        pieces = [resample_sorted(sorted_projections(flat, directions), max(1, round(weight * total)))
                   for flat, weight in zip(style_flats, weights) if weight > 0]
         merged = pieces[0] if len(pieces) == 1 else sort_columns(torch.cat(pieces))
-        return cls(None, directions, sorted_projections=merged.contiguous())
+        return cls(None, directions, sorted_projections=merged)
 
     def entries(self) -> int:
         return 1
@@ -270,8 +287,14 @@ class SlicedStatistic(StyleStatistic):
 
     def distance(self, measured: tuple[torch.Tensor, ...]) -> torch.Tensor:
         (projections,) = measured
-        ordered = sort_columns(projections)
-        return (ordered - self.quantiles(projections.shape[0])).square().mean()
+        return self._sorted_distance(sort_columns(projections))
+
+    def distance_of(self, features: torch.Tensor) -> torch.Tensor:
+        """The distance of (1, C, H, W) ``features`` without a gradient (what the quality meter measures)."""
+        return self._sorted_distance(sorted_projections(flatten(features), self.directions))
+
+    def _sorted_distance(self, ordered: torch.Tensor) -> torch.Tensor:
+        return (ordered - self.quantiles(ordered.shape[0])).square().mean()
 
     def target_size(self) -> float:
         return float(self.target.square().mean())

@@ -67,8 +67,12 @@ rule stylise:
 if WARM_START:
 
     onstart:
-        stylise_jobs = [job for job in workflow.dag.needrun_jobs() if job.rule.name == "stylise"]
-        if stylise_jobs:
-            prestart = f"{LAUNCH_PREFIX}{PYTHON} -m nst.warm start".replace("{", "{{").replace("}", "}}")
-            shell(f"{prestart} &", threads=stylise_jobs[0].threads,
-                  resources=stylise_jobs[0].resources)
+        # Never raises (the DAG's job list is Snakemake's internals): without it, the first job starts the server.
+        try:
+            stylise_jobs = [job for job in workflow.dag.needrun_jobs() if job.rule.name == "stylise"]
+            if stylise_jobs:
+                prestart = f"{LAUNCH_PREFIX}{PYTHON} -m nst.warm start".replace("{", "{{").replace("}", "}}")
+                shell(f"{prestart} &", threads=stylise_jobs[0].threads, resources=stylise_jobs[0].resources)
+        except Exception as error:  # noqa: BLE001
+            print(f"nst: the warm-start server was not started ahead ({error}); the first job starts it",
+                  file=sys.stderr)

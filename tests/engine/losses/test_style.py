@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from nst.engine.losses.style import (STYLE_LOSSES, GaussianStatistic, SlicedStatistic, backward_part, flatten,
-                                     random_directions, resample_sorted, sort_columns, style_statistic)
+                                     random_directions, resample_sorted, sort_columns, sorted_projections,
+                                     style_statistic)
 
 
 def features(seed: int, channels: int = 3, height: int = 4, width: int = 5, dtype=torch.float32) -> torch.Tensor:
@@ -59,6 +60,23 @@ def test_sorted_columns_equal_torch_sort_in_value_and_gradient(dtype):
     (sort_columns(ours) * weights).sum().backward()
     (theirs.sort(dim=0).values * weights).sum().backward()
     assert torch.equal(ours.grad, theirs.grad)
+
+
+def test_sorting_columns_never_changes_its_input():
+    rows = torch.randn(7, 50, generator=torch.Generator().manual_seed(0))
+    values = rows.t()  # (50, 7) whose columns are rows in memory: the sort's own layout
+    before = values.clone()
+    assert torch.equal(sort_columns(values), before.sort(dim=0).values)
+    assert torch.equal(values, before)
+
+
+def test_sorted_projections_are_the_sorted_columns_of_the_product():
+    flat = torch.randn(300, 8, generator=torch.Generator().manual_seed(1))
+    directions = random_directions(8, 16, 0)
+    ours = sorted_projections(flat, directions)
+    assert ours.shape == (300, 16)
+    assert torch.allclose(ours, sort_columns(flat @ directions), atol=1e-6)
+    assert torch.equal(ours, ours.sort(dim=0).values)
 
 
 def test_sliced_wasserstein_is_deterministic_for_a_seed():
